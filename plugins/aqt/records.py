@@ -1,0 +1,289 @@
+"""The annotation table: one record per judgement.
+
+Every reader produces an :class:`AnnotationTable`; every computation takes one. A record holds the
+item id, the annotator id, the value (a label, a set of labels, spans, a number or a pairwise
+choice), the task kind, the control (Label Studio ``from_name`` or Prodigy view id), a timestamp,
+the guideline version, the source, and optionally the annotation id and the item text.
+
+Values by kind
+--------------
+``choice``, ``binary``, ``pairwise``
+    a ``str`` (``binary`` answers are ``"accept"`` / ``"reject"``, pairwise ``"left"`` / ``"right"``)
+``multichoice``
+    a ``frozenset`` of ``str``
+``spans``
+    a ``tuple`` of :class:`Span`, sorted
+``rating``, ``number``
+    a ``float``
+``text``
+    a ``str`` (free text; agreement is not computed on it)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
+
+from aqt.errors import InputError, UsageError, truncate
+
+__all__ = [
+    "KINDS",
+    "SCALAR_KINDS",
+    "Span",
+    "Annotation",
+    "AnnotationTable",
+    "natural_key",
+    "value_to_json",
+    "value_from_json",
+    "normalize_value",
+]
+
+KINDS = ("choice", "multichoice", "binary", "spans", "rating", "number", "pairwise", "text")
+#: kinds whose value is one category or number, so the nine coefficients apply directly
+SCALAR_KINDS = ("choice", "binary", "rating", "number", "pairwise")
+
+TABLE_COLUMNS = (
+    "item",
+    "annotator",
+    "value",
+    "kind",
+    "control",
+    "timestamp",
+    "guideline_version",
+    "source",
+    "annotation_id",
+    "text",
+)
+
+
+class Span(NamedTuple):
+    """A labelled character span; ``end`` is exclusive."""
+
+    start: int
+    end: int
+    label: str
+
+
+_NUM_RE = re.compile(r"(\d+)")
+
+
+def natural_key(value: object) -> tuple:
+    """Sort key that orders ``"2"`` before ``"10"`` and keeps other strings alphabetical.
+
+    >>> sorted(["10", "2", "b", "a1"], key=natural_key)
+    ['2', '10', 'a1', 'b']
+    """
+    text = str(value)
+    parts = _NUM_RE.split(text)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+
+
+def normalize_value(kind: str, value: Any) -> Any:
+    """Coerce a raw value into the canonical Python type for ``kind`` (see module docstring)."""
+    if kind not in KINDS:
+        raise InputError(f"Unknown task kind {kind!r}.", fix=f"Use one of {', '.join(KINDS)}.")
+    if kind == "multichoice":
+        if isinstance(value, str):
+            return frozenset([value])
+        return frozenset(str(v) for v in value)
+    if kind == "spans":
+        spans = []
+        for s in value:
+            if isinstance(s, Span):
+                spans.append(s)
+            elif isinstance(s, Mapping):
+                spans.append(Span(int(s["start"]), int(s["end"]), str(s["label"])))
+            else:
+                start, end, label = s
+                spans.append(Span(int(start), int(end), str(label)))
+        return tuple(sorted(spans))
+    if kind in ("rating", "number"):
+        number = float(value)
+        if math.isnan(number):
+            raise InputError("A rating or number value is NaN.", fix="Drop the empty judgement.")
+        return number
+    return str(value)
+
+
+def value_to_json(value: Any) -> Any:
+    """A JSON-friendly form of a value (sets become sorted lists, spans become dicts)."""
+    if isinstance(value, frozenset):
+        return sorted(value, key=natural_key)
+    if isinstance(value, tuple) and (not value or isinstance(value[0], Span)):
+        return [{"start": s.start, "end": s.end, "label": s.label} for s in value]
+    return value
+
+
+def value_from_json(kind: str, value: Any) -> Any:
+    """Inverse of :func:`value_to_json`; accepts a JSON string for set and span kinds."""
+    if kind in ("multichoice", "spans") and isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = json.loads(text)
+    return normalize_value(kind, value)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One judgement: what ``annotator`` said about ``item``."""
+
+    item: str
+    annotator: str
+    value: Any
+    kind: str = "choice"
+    control: str = ""
+    timestamp: float | None = None
+    guideline_version: str | None = None
+    source: str | None = None
+    annotation_id: str | None = None
+    text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "annotator": self.annotator,
+            "value": value_to_json(self.value),
+            "kind": self.kind,
+            "control": self.control,
+            "timestamp": self.timestamp,
+            "guideline_version": self.guideline_version,
+            "source": self.source,
+            "annotation_id": self.annotation_id,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class AnnotationTable:
+    """An ordered collection of :class:`Annotation` records plus what the reader left out.
+
+    ``skipped`` counts judgements the reader dropped on purpose: ``cancelled`` (Label Studio
+    skips) and ``ignored`` (Prodigy ``ignore`` answers).
+    """
+
+    records: tuple[Annotation, ...]
+    skipped: Mapping[str, int] = field(default_factory=lambda: {"cancelled": 0, "ignored": 0})
+
+    @classmethod
+    def from_records(
+        cls, records: Iterable[Annotation], skipped: Mapping[str, int] | None = None
+    ) -> AnnotationTable:
+        base = {"cancelled": 0, "ignored": 0}
+        base.update(skipped or {})
+        return cls(tuple(records), base)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self) -> Iterator[Annotation]:
+        return iter(self.records)
+
+    def items(self) -> list[str]:
+        """Item ids in natural order."""
+        return sorted({r.item for r in self.records}, key=natural_key)
+
+    def annotators(self) -> list[str]:
+        """Annotator ids in natural order."""
+        return sorted({r.annotator for r in self.records}, key=natural_key)
+
+    def controls(self) -> list[str]:
+        return sorted({r.control for r in self.records}, key=natural_key)
+
+    def kinds(self) -> list[str]:
+        return sorted({r.kind for r in self.records})
+
+    def select_control(self, control: str | None = None) -> AnnotationTable:
+        """The records of one control: ``control`` if given, else the only one there is.
+
+        Raises :class:`UsageError` naming the controls when the choice is ambiguous or unknown.
+        """
+        controls = self.controls()
+        if control is None:
+            if len(controls) <= 1:
+                return self
+            raise UsageError(
+                f"The data has {len(controls)} controls: {truncate(controls, 10)}.",
+                fix="Pick one with --control NAME.",
+            )
+        if control not in controls:
+            raise UsageError(
+                f"No control named {control!r}; the data has {truncate(controls, 10)}.",
+                fix="Pass one of those to --control.",
+            )
+        return replace(self, records=tuple(r for r in self.records if r.control == control))
+
+    def with_records(self, records: Iterable[Annotation]) -> AnnotationTable:
+        return replace(self, records=tuple(records))
+
+    def to_frame(self):  # -> pandas.DataFrame
+        """One row per record with the columns of :data:`TABLE_COLUMNS`; values stay Python objects."""
+        import pandas as pd
+
+        rows = [
+            (
+                r.item,
+                r.annotator,
+                r.value,
+                r.kind,
+                r.control,
+                r.timestamp,
+                r.guideline_version,
+                r.source,
+                r.annotation_id,
+                r.text,
+            )
+            for r in self.records
+        ]
+        frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+        frame.attrs["skipped"] = dict(self.skipped)
+        return frame
+
+    @classmethod
+    def from_frame(cls, frame, skipped: Mapping[str, int] | None = None) -> AnnotationTable:
+        """Inverse of :meth:`to_frame`. Missing optional columns default to empty; values are
+        normalised for their kind (JSON strings are accepted for set and span kinds)."""
+        missing = [c for c in ("item", "annotator", "value") if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"The frame lacks column(s) {truncate(missing)}; it has {truncate(frame.columns)}.",
+                fix="Rename the columns to item, annotator, value.",
+            )
+        records = []
+        cols = set(frame.columns)
+
+        def opt(row: Mapping[str, Any], name: str) -> Any:
+            if name not in cols:
+                return None
+            v = row[name]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                return None
+            return v
+
+        for row in frame.to_dict("records"):
+            kind = opt(row, "kind") or "choice"
+            ts = opt(row, "timestamp")
+            records.append(
+                Annotation(
+                    item=str(row["item"]),
+                    annotator=str(row["annotator"]),
+                    value=value_from_json(kind, row["value"]),
+                    kind=kind,
+                    control=str(opt(row, "control") or ""),
+                    timestamp=float(ts) if ts is not None else None,
+                    guideline_version=opt(row, "guideline_version"),
+                    source=opt(row, "source"),
+                    annotation_id=(
+                        str(opt(row, "annotation_id"))
+                        if opt(row, "annotation_id") is not None
+                        else None
+                    ),
+                    text=opt(row, "text"),
+                )
+            )
+        if skipped is None:
+            skipped = frame.attrs.get("skipped")
+        return cls.from_records(records, skipped)
