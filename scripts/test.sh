@@ -14,4 +14,6 @@ $UV pip install -q --python .venv/bin/python -e '.[dev,labelstudio,spacy]'
 # on current scipy, so it is installed without its pins.
 $UV pip install -q --python .venv/bin/python --no-deps irrCAC==0.4.4
 if [ -f scripts/labelstudio.sh ]; then bash scripts/labelstudio.sh install; fi
+# Headless Chromium (Debian package) renders the HTML report in a test.
+if [ -f scripts/chromium.sh ]; then bash scripts/chromium.sh; fi
 exec .venv/bin/python -m pytest "$@"
