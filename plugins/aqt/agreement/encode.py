@@ -1,0 +1,129 @@
+"""From values to category labels, the category domain, and the integer codes matrix.
+
+Labels are strings: a ``str`` value is its own label, an integral number prints without a
+decimal point (``3.0`` -> ``"3"``), a set of labels is its sorted JSON list. The default domain is
+the sorted observed labels, sorted numerically when they all parse as numbers; ``categories=``
+sets the domain and its order (unused categories included).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from aqt.errors import InputError, truncate
+from aqt.records import natural_key
+
+__all__ = ["label_of", "parse_number", "domain", "category_values", "codes_matrix"]
+
+
+def label_of(value: Any) -> str:
+    """The category label of a value (see the module docstring)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isfinite(v) and v == int(v) and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    if isinstance(value, (frozenset, set)):
+        return json.dumps(sorted(value, key=natural_key))
+    return str(value)
+
+
+def parse_number(label: str) -> float | None:
+    try:
+        v = float(label)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def domain(observed: Iterable[str], categories: Sequence[Any] | str | None = None) -> list[str]:
+    """The ordered category domain.
+
+    Raises :class:`InputError` when ``categories`` is given and misses observed labels.
+    """
+    seen = set(observed)
+    if categories is None:
+        labels = list(seen)
+        nums = [parse_number(x) for x in labels]
+        if labels and all(v is not None for v in nums):
+            return [x for _, x in sorted(zip(nums, labels), key=lambda t: (t[0], t[1]))]
+        return sorted(labels)
+    if isinstance(categories, str):
+        categories = [c.strip() for c in categories.split(",") if c.strip()]
+    dom = [label_of(c) for c in categories]
+    dups = sorted({c for c in dom if dom.count(c) > 1})
+    if dups:
+        raise InputError(
+            f"The category list repeats {truncate(dups)}.", fix="List each category once."
+        )
+    missing = sorted(seen - set(dom), key=natural_key)
+    if missing:
+        raise InputError(
+            f"The data uses label(s) {truncate(missing, 10)} that are not in the categories "
+            f"{truncate(dom, 10)}.",
+            fix="Add them to --categories (categories=) or drop that option.",
+        )
+    return dom
+
+
+def category_values(labels: Sequence[str], level: str) -> np.ndarray | None:
+    """Numeric values of the categories for interval / ratio levels (InputError if not numbers)."""
+    if level not in ("interval", "ratio"):
+        return None
+    nums = [parse_number(x) for x in labels]
+    bad = [x for x, v in zip(labels, nums) if v is None]
+    if bad:
+        raise InputError(
+            f"The {level} level needs numeric labels, but {truncate(bad, 10)} are not numbers.",
+            fix="Use --level nominal or ordinal (ordinal keeps the --categories order), "
+            "or recode the labels as numbers.",
+        )
+    values = np.array(nums, dtype=np.float64)
+    if level == "ratio" and (values < 0).any():
+        raise InputError(
+            f"The ratio level needs non-negative values; got {truncate(values[values < 0])}.",
+            fix="Use --level interval.",
+        )
+    return values
+
+
+def codes_matrix(
+    items: Sequence[str], annotators: Sequence[str], labels: Sequence[str], dom: Sequence[str]
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Codes matrix (items x annotators, ``-1`` missing) from parallel per-judgement lists.
+
+    Items and annotators are in natural order; when an annotator judged an item twice the last
+    judgement counts.
+    """
+    import pandas as pd
+
+    item_codes, item_uniq = pd.factorize(pd.Series(items, dtype=object), sort=False)
+    ann_codes, ann_uniq = pd.factorize(pd.Series(annotators, dtype=object), sort=False)
+    item_order = sorted(range(len(item_uniq)), key=lambda i: natural_key(item_uniq[i]))
+    ann_order = sorted(range(len(ann_uniq)), key=lambda i: natural_key(ann_uniq[i]))
+    item_rank = np.empty(len(item_uniq), np.int64)
+    item_rank[item_order] = np.arange(len(item_uniq))
+    ann_rank = np.empty(len(ann_uniq), np.int64)
+    ann_rank[ann_order] = np.arange(len(ann_uniq))
+    index = {lab: k for k, lab in enumerate(dom)}
+    lab_codes = np.fromiter((index[x] for x in labels), dtype=np.int64, count=len(labels))
+    dtype = np.int8 if len(dom) < 127 else (np.int16 if len(dom) < 32767 else np.int32)
+    X = np.full((len(item_uniq), len(ann_uniq)), -1, dtype=dtype)
+    flat = item_rank[item_codes] * len(ann_uniq) + ann_rank[ann_codes]
+    X.flat[flat] = lab_codes
+    if np.count_nonzero(X >= 0) != len(flat):  # repeated judgements: keep the last one
+        _, first_rev = np.unique(flat[::-1], return_index=True)
+        keep = len(flat) - 1 - first_rev
+        X.flat[flat[keep]] = lab_codes[keep]
+    return X, [str(item_uniq[i]) for i in item_order], [str(ann_uniq[i]) for i in ann_order]
