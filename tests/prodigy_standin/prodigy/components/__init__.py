@@ -1,0 +1,1 @@
+"""``prodigy.components`` of the stand-in."""
