@@ -1,0 +1,366 @@
+"""The report as a list of plain tables, shared by the text, Markdown and HTML renderers.
+
+Every renderer draws the same sections in the same order from the ``AgreementReport.to_dict()``
+dict (see ``docs/architecture.md``), so the formats never disagree. Cells are unescaped strings;
+each renderer escapes them for its own medium.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aqt.report.bands import interpret
+
+__all__ = [
+    "COEFFICIENT_NAMES",
+    "SET_NAMES",
+    "Table",
+    "build_tables",
+    "coefficient_label",
+    "fmt_num",
+    "fmt_ci",
+    "fmt_value",
+    "metric_entry",
+]
+
+#: display names, in the order of ``aqt.agreement.COEFFICIENTS``
+COEFFICIENT_NAMES: dict[str, str] = {
+    "percent_agreement": "Percent agreement",
+    "cohen_kappa": "Cohen's kappa",
+    "scott_pi": "Scott's pi",
+    "fleiss_kappa": "Fleiss' kappa",
+    "conger_kappa": "Conger's kappa",
+    "krippendorff_alpha": "Krippendorff's alpha",
+    "gwet_ac1": "Gwet's AC1",
+    "gwet_ac2": "Gwet's AC2",
+    "brennan_prediger": "Brennan-Prediger",
+}
+SET_NAMES: dict[str, str] = {
+    "krippendorff_alpha_masi": "Krippendorff's alpha (MASI distance)",
+    "krippendorff_alpha_jaccard": "Krippendorff's alpha (Jaccard distance)",
+}
+MISSING = "n/a"
+MAX_CATEGORIES_SHOWN = 30
+
+
+@dataclass(frozen=True)
+class Table:
+    """One report section: a title, column headers, rows of strings, and alignment per column."""
+
+    key: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    align: tuple[str, ...] = field(default=())  # "l" or "r" per column
+    note: str = ""
+
+    def alignment(self) -> tuple[str, ...]:
+        return self.align or tuple("l" for _ in self.columns)
+
+
+def coefficient_label(name: str) -> str:
+    """Display name of a coefficient (``cohen_kappa`` -> ``Cohen's kappa``)."""
+    return COEFFICIENT_NAMES.get(name) or SET_NAMES.get(name) or humanize(name)
+
+
+def humanize(key: str) -> str:
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def fmt_num(v: Any, digits: int = 3) -> str:
+    """A coefficient with ``digits`` decimals; ``None``/NaN becomes ``n/a``; never ``-0.000``."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return MISSING
+    if not _is_number(v):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = f"{v:.{digits}f}"
+    if text.startswith("-") and float(text) == 0.0:
+        text = text[1:]
+    return text
+
+
+def fmt_count(v: Any) -> str:
+    """A count that may be fractional (coincidences): integers plainly, others with 2 decimals."""
+    if _is_number(v) and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
+        if float(v).is_integer():
+            return str(int(v))
+        return fmt_num(v, 2)
+    return fmt_num(v)
+
+
+def fmt_share(v: Any) -> str:
+    if not _is_number(v) or (isinstance(v, float) and math.isnan(v)):
+        return MISSING
+    return f"{100.0 * v:.1f}%"
+
+
+def fmt_ci(ci: Any) -> str:
+    """``[lo, hi]`` with three decimals, or ``""`` when there is no interval."""
+    if not isinstance(ci, Sequence) or isinstance(ci, str) or len(ci) != 2:
+        return ""
+    lo, hi = ci
+    if not (_is_number(lo) and _is_number(hi)):
+        return ""
+    return f"[{fmt_num(lo)}, {fmt_num(hi)}]"
+
+
+def fmt_value(v: Any) -> str:
+    """A judgement as a short string: labels as is, sets as ``{a, b}``, spans as ``label[0:5]``."""
+    if v is None:
+        return MISSING
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if _is_number(v):
+        return fmt_count(v) if float(v).is_integer() else repr(float(v))
+    if isinstance(v, Mapping) and {"start", "end", "label"} <= set(v):
+        return f"{v['label']}[{v['start']}:{v['end']}]"
+    if isinstance(v, (list, tuple, set, frozenset)):
+        parts = [fmt_value(x) for x in v]
+        if all(isinstance(x, Mapping) for x in v) and v:
+            return " ".join(parts)
+        return "{" + ", ".join(parts) + "}"
+    return json.dumps(v, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def metric_entry(entry: Any, name: str | None = None) -> tuple[Any, Any, Any]:
+    """``(value, ci95, reason)`` from either a metric dict or a bare number.
+
+    Per-label and set coefficients may be given as plain numbers or as ``{value, ci95, reason}``
+    dicts; a sibling ``<name>_ci95`` key in ``entry``'s parent is looked up by the caller.
+    """
+    if isinstance(entry, Mapping):
+        return entry.get("value"), entry.get("ci95"), entry.get("reason")
+    return entry, None, None
+
+
+def _per_label_metric(row: Mapping[str, Any], name: str) -> tuple[Any, Any]:
+    value, ci, _ = metric_entry(row.get(name))
+    if ci is None:
+        ci = row.get(f"{name}_ci95")
+        if ci is None and isinstance(row.get("ci95"), Mapping):
+            ci = row["ci95"].get(name)
+    return value, ci
+
+
+def _with_ci(value: Any, ci: Any) -> str:
+    text = fmt_num(value)
+    interval = fmt_ci(ci)
+    return f"{text} {interval}" if interval else text
+
+
+# --------------------------------------------------------------------------------------- sections
+
+
+def _summary(d: Mapping[str, Any]) -> Table:
+    cats = [str(c) for c in d.get("categories") or []]
+    shown = ", ".join(cats[:MAX_CATEGORIES_SHOWN])
+    if len(cats) > MAX_CATEGORIES_SHOWN:
+        shown += f" (+{len(cats) - MAX_CATEGORIES_SHOWN} more)"
+    skipped = d.get("skipped") or {}
+    skipped_text = ", ".join(f"{k} {fmt_count(v)}" for k, v in skipped.items()) or "none"
+    versions = [str(v) for v in d.get("guideline_versions") or []]
+    rows = [
+        ("Items", fmt_count(d.get("n_items"))),
+        ("Annotators", fmt_count(d.get("n_annotators"))),
+        ("Annotations", fmt_count(d.get("n_annotations"))),
+        ("Skipped", skipped_text),
+        ("Kind", str(d.get("kind") or MISSING)),
+        ("Control", MISSING if d.get("control") is None else str(d.get("control"))),
+        ("Level", str(d.get("level") or MISSING)),
+        ("Weights", str(d.get("weights") or MISSING)),
+        ("Categories", f"{len(cats)}: {shown}" if cats else "none"),
+        ("Guideline versions", ", ".join(versions) if versions else "none recorded"),
+    ]
+    return Table("summary", "Summary", ("Field", "Value"), tuple(rows), ("l", "l"))
+
+
+def _coefficient_table(key: str, title: str, metrics: Mapping[str, Any], order: Sequence[str]) -> Table:
+    names = [n for n in order if n in metrics] + [n for n in metrics if n not in order]
+    entries = [(n, *metric_entry(metrics[n])) for n in names]
+    has_ci = any(fmt_ci(ci) for _, _, ci, _ in entries)
+    rows = []
+    for name, value, ci, reason in entries:
+        row = [coefficient_label(name), fmt_num(value)]
+        if has_ci:
+            row.append(fmt_ci(ci))
+        row += [interpret(name, value), "" if reason is None else str(reason)]
+        rows.append(tuple(row))
+    columns = ["Coefficient", "Value"] + (["95% CI"] if has_ci else []) + ["Interpretation", "Note"]
+    align = ["l", "r"] + (["r"] if has_ci else []) + ["l", "l"]
+    return Table(key, title, tuple(columns), tuple(rows), tuple(align))
+
+
+def _per_label(per_label: Mapping[str, Any]) -> Table:
+    rows = []
+    for label, row in per_label.items():
+        row = row if isinstance(row, Mapping) else {}
+        alpha, alpha_ci = _per_label_metric(row, "krippendorff_alpha")
+        fleiss, fleiss_ci = _per_label_metric(row, "fleiss_kappa")
+        cohen, cohen_ci = _per_label_metric(row, "cohen_kappa")
+        rows.append(
+            (
+                str(label),
+                fmt_count(row.get("n_items")),
+                _with_ci(alpha, alpha_ci),
+                interpret("krippendorff_alpha", alpha),
+                _with_ci(fleiss, fleiss_ci),
+                _with_ci(cohen, cohen_ci),
+            )
+        )
+    return Table(
+        "per_label",
+        "Per label (one vs rest)",
+        ("Label", "Items", "Krippendorff's alpha", "Alpha band", "Fleiss' kappa", "Cohen's kappa"),
+        tuple(rows),
+        ("l", "r", "r", "l", "r", "r"),
+    )
+
+
+def _pairwise(pairs: Sequence[Mapping[str, Any]]) -> Table:
+    rows = tuple(
+        (
+            str(p.get("a")),
+            str(p.get("b")),
+            fmt_count(p.get("n_items")),
+            fmt_num(p.get("cohen_kappa")),
+            interpret("cohen_kappa", p.get("cohen_kappa")),
+            fmt_num(p.get("percent_agreement")),
+        )
+        for p in pairs
+    )
+    return Table(
+        "pairwise",
+        "Annotator pairs",
+        ("Annotator A", "Annotator B", "Items", "Cohen's kappa", "Band", "Percent agreement"),
+        rows,
+        ("l", "l", "r", "r", "l", "r"),
+    )
+
+
+def _disagreements(rows_in: Sequence[Mapping[str, Any]]) -> Table:
+    rows = []
+    for r in rows_in:
+        values = r.get("values") or {}
+        shown = "; ".join(f"{a}: {fmt_value(v)}" for a, v in values.items())
+        rows.append((str(r.get("item")), fmt_num(r.get("observed_disagreement")), shown))
+    return Table(
+        "disagreements",
+        "Items with the most disagreement",
+        ("Item", "Observed disagreement", "Values"),
+        tuple(rows),
+        ("l", "r", "l"),
+    )
+
+
+def _confused(pairs: Sequence[Mapping[str, Any]]) -> Table:
+    rows = []
+    for p in pairs:
+        labels = list(p.get("labels") or []) + ["", ""]
+        rows.append((str(labels[0]), str(labels[1]), fmt_count(p.get("count")), fmt_share(p.get("share"))))
+    return Table(
+        "confused_pairs",
+        "Confused label pairs",
+        ("Label A", "Label B", "Coincidences", "Share of disagreement"),
+        tuple(rows),
+        ("l", "l", "r", "r"),
+    )
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if _is_number(v) or v is None:
+        return fmt_num(v)
+    if isinstance(v, Mapping) and "value" in v:
+        value, ci, reason = metric_entry(v)
+        text = _with_ci(value, ci)
+        return f"{text} ({reason})" if value is None and reason else text
+    return fmt_value(v)
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool)) or (
+        isinstance(v, Mapping) and "value" in v and "reason" in v
+    )
+
+
+def generic_tables(key: str, title: str, obj: Any) -> list[Table]:
+    """Tables for a nested section whose exact shape is open (``spans``): scalars as key/value
+    rows, dicts of records and lists of records as tables with one column per field."""
+    tables: list[Table] = []
+    if isinstance(obj, Mapping):
+        scalars = [(humanize(k), _cell(v)) for k, v in obj.items() if _is_scalar(v)]
+        if scalars:
+            tables.append(Table(key, title, ("Measure", "Value"), tuple(scalars), ("l", "r")))
+        for k, v in obj.items():
+            if _is_scalar(v):
+                continue
+            sub_key, sub_title = f"{key}.{k}", f"{title}: {humanize(k)}"
+            if isinstance(v, Mapping) and v and all(isinstance(x, Mapping) for x in v.values()):
+                tables.append(_records_table(sub_key, sub_title, list(v.items())))
+            elif isinstance(v, Sequence) and v and all(isinstance(x, Mapping) for x in v):
+                tables.append(_records_table(sub_key, sub_title, [(None, x) for x in v]))
+            else:
+                tables.extend(generic_tables(sub_key, sub_title, v) if isinstance(v, Mapping) else [
+                    Table(sub_key, sub_title, ("Value",), ((_cell(v),),), ("l",))
+                ])
+    elif obj is not None:
+        tables.append(Table(key, title, ("Value",), ((_cell(obj),),), ("l",)))
+    return tables
+
+
+def _records_table(key: str, title: str, records: list[tuple[Any, Mapping[str, Any]]]) -> Table:
+    columns: list[str] = []
+    for _, rec in records:
+        for c in rec:
+            if c not in columns:
+                columns.append(c)
+    named = any(name is not None for name, _ in records)
+    header = (["Name"] if named else []) + [coefficient_label(c) for c in columns]
+    rows = []
+    for name, rec in records:
+        cells = [_cell(rec.get(c)) if c in rec else "" for c in columns]
+        rows.append(tuple(([str(name)] if named else []) + cells))
+    align = (["l"] if named else []) + [
+        "r" if all(_is_number(rec.get(c)) or rec.get(c) is None for _, rec in records) else "l"
+        for c in columns
+    ]
+    return Table(key, title, tuple(header), tuple(rows), tuple(align))
+
+
+def build_tables(d: Mapping[str, Any]) -> list[Table]:
+    """Every section of the report, in order; empty sections are left out."""
+    tables = [_summary(d)]
+    tables.append(
+        _coefficient_table("metrics", "Coefficients", d.get("metrics") or {}, list(COEFFICIENT_NAMES))
+    )
+    sets = d.get("sets")
+    if isinstance(sets, Mapping) and sets:
+        tables.append(_coefficient_table("sets", "Label sets", sets, list(SET_NAMES)))
+    spans = d.get("spans")
+    if spans:
+        tables.extend(generic_tables("spans", "Spans", spans))
+    if d.get("per_label"):
+        tables.append(_per_label(d["per_label"]))
+    if d.get("pairwise"):
+        tables.append(_pairwise(d["pairwise"]))
+    if d.get("disagreements"):
+        tables.append(_disagreements(d["disagreements"]))
+    if d.get("confused_pairs"):
+        tables.append(_confused(d["confused_pairs"]))
+    return tables
