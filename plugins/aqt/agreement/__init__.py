@@ -8,6 +8,14 @@ formulas and references, :func:`agreement_report` for the report on an annotatio
 
 from aqt.agreement.alpha import krippendorff_alpha
 from aqt.agreement.coefficients import COEFFICIENTS
+from aqt.agreement.report import AgreementReport, agreement_report
 from aqt.agreement.weights import LEVELS, WEIGHTS
 
-__all__ = ["COEFFICIENTS", "LEVELS", "WEIGHTS", "krippendorff_alpha"]
+__all__ = [
+    "COEFFICIENTS",
+    "LEVELS",
+    "WEIGHTS",
+    "AgreementReport",
+    "agreement_report",
+    "krippendorff_alpha",
+]

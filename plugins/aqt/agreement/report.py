@@ -1,0 +1,245 @@
+"""``agreement_report``: the nine coefficients, per label, pairwise and the worst items of a table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aqt.agreement.coefficients import COEFFICIENTS
+from aqt.agreement.encode import category_values, codes_matrix, domain, label_of
+from aqt.agreement.engine import agreement_from_codes, metrics_dict
+from aqt.agreement.weights import check_level, check_weights
+from aqt.errors import InputError, UsageError, truncate
+from aqt.records import SCALAR_KINDS, natural_key
+
+__all__ = ["AgreementReport", "agreement_report"]
+
+SPAN_REASON = "span data: see the spans section"
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    """The result of :func:`agreement_report`; :meth:`to_dict` is the ``aqt agreement --json`` shape
+    (see docs/architecture.md)."""
+
+    n_items: int
+    n_annotators: int
+    n_annotations: int
+    skipped: Mapping[str, int]
+    level: str
+    weights: str
+    categories: tuple[str, ...]
+    control: str | None
+    kind: str
+    guideline_versions: tuple[str, ...]
+    metrics: Mapping[str, Mapping[str, Any]]
+    per_label: Mapping[str, Mapping[str, Any]]
+    pairwise: tuple[Mapping[str, Any], ...]
+    disagreements: tuple[Mapping[str, Any], ...]
+    coincidence: Mapping[str, Any]
+    confused_pairs: tuple[Mapping[str, Any], ...]
+    sets: Mapping[str, Any] | None = None
+    spans: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "n_items": self.n_items,
+            "n_annotators": self.n_annotators,
+            "n_annotations": self.n_annotations,
+            "skipped": {"cancelled": 0, "ignored": 0, **dict(self.skipped)},
+            "level": self.level,
+            "weights": self.weights,
+            "categories": list(self.categories),
+            "control": self.control,
+            "kind": self.kind,
+            "guideline_versions": list(self.guideline_versions),
+            "metrics": self.metrics,
+            "per_label": self.per_label,
+            "pairwise": list(self.pairwise),
+            "disagreements": list(self.disagreements),
+            "coincidence": self.coincidence,
+            "confused_pairs": list(self.confused_pairs),
+        }
+        if self.sets is not None:
+            d["sets"] = self.sets
+        if self.spans is not None:
+            d["spans"] = self.spans
+        return _plain(d)
+
+
+def _plain(x: Any) -> Any:
+    """Plain Python types, NaN -> None, so the dict serialises identically every run."""
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return None if v != v or v in (float("inf"), float("-inf")) else v
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    return x
+
+
+def _empty_metrics(reason: str) -> dict[str, dict]:
+    return {name: {"value": None, "ci95": None, "reason": reason} for name in COEFFICIENTS}
+
+
+def _lazy_section(module: str, func: str, table: Any) -> dict[str, Any]:
+    import importlib
+
+    return getattr(importlib.import_module(f"aqt.agreement.{module}"), func)(table)
+
+
+def agreement_report(
+    table: Any,
+    *,
+    level: str = "nominal",
+    weights: str = "identity",
+    categories: Sequence[Any] | str | None = None,
+    ci: int = 0,
+    seed: int = 0,
+    max_disagreements: int = 20,
+) -> AgreementReport:
+    """Agreement on one control of an annotation table.
+
+    Parameters
+    ----------
+    table : :class:`aqt.records.AnnotationTable` holding one control (``select_control`` first)
+    level : Krippendorff's level of measurement for alpha (one of ``LEVELS``)
+    weights : Gwet's weights for every other coefficient (one of ``WEIGHTS``), on the 1-based ranks
+        of the category domain
+    categories : the category domain and its order (a sequence or ``"A,B,C"``); default the
+        sorted observed labels, numerically sorted when all are numbers
+    ci : number of bootstrap resamples over items for 95% intervals (0 = off)
+    seed : seed of the bootstrap's ``numpy.random.Generator``
+    max_disagreements : how many of the worst items to list
+
+    Returns
+    -------
+    AgreementReport
+        Items with observed disagreement (``1 - p_a,i``, weighted) above 0 are listed worst first,
+        ties in natural item order. When an annotator judged an item twice the last judgement
+        counts. Pairwise percent agreement is weighted like ``percent_agreement``.
+    """
+    check_level(level)
+    check_weights(weights)
+    table = table.select_control()
+    records = list(table.records)
+    kinds = sorted({r.kind for r in records})
+    controls = sorted({r.control for r in records})
+    if len(kinds) > 1:
+        raise InputError(
+            f"The control mixes task kinds {truncate(kinds)}.",
+            fix="Select one control with --control, or fix the reader's kind.",
+        )
+    kind = kinds[0] if kinds else "choice"
+    if kind == "text":
+        raise UsageError(
+            "Agreement is not computed on free text (kind 'text').",
+            fix="Pick a choice, rating, label-set or span control with --control.",
+        )
+    common = {
+        "n_items": len({r.item for r in records}),
+        "n_annotators": len({r.annotator for r in records}),
+        "n_annotations": len(records),
+        "skipped": dict(table.skipped),
+        "level": level,
+        "weights": weights,
+        "control": controls[0] if len(controls) == 1 and controls[0] else None,
+        "kind": kind,
+        "guideline_versions": tuple(
+            sorted({r.guideline_version for r in records if r.guideline_version}, key=natural_key)
+        ),
+    }
+    if kind == "spans":
+        return AgreementReport(
+            **common,
+            categories=(),
+            metrics=_empty_metrics(SPAN_REASON),
+            per_label={},
+            pairwise=(),
+            disagreements=(),
+            coincidence={"categories": [], "matrix": []},
+            confused_pairs=(),
+            spans=_lazy_section("spans", "span_agreement", table),
+        )
+    if not records:
+        return AgreementReport(
+            **common,
+            categories=(),
+            metrics=_empty_metrics("no judgements"),
+            per_label={},
+            pairwise=(),
+            disagreements=(),
+            coincidence={"categories": [], "matrix": []},
+            confused_pairs=(),
+        )
+    multi = kind == "multichoice"
+    labels = [label_of(r.value) for r in records]
+    if multi:
+        dom = domain(labels)  # distinct sets, one nominal value each
+        label_universe = domain({x for r in records for x in r.value}, categories)
+    else:
+        dom = domain(labels, categories)
+    values = category_values(dom, level)
+    items = [r.item for r in records]
+    X, item_ids, annotators = codes_matrix(items, [r.annotator for r in records], labels, dom)
+    out = agreement_from_codes(
+        X,
+        dom,
+        annotators,
+        level=level,
+        weights=weights,
+        values=values,
+        max_disagreements=max_disagreements,
+        per_label=not multi,
+    )
+    ci95 = None
+    if ci and ci > 0:
+        from aqt.agreement.bootstrap import bootstrap_ci
+
+        ci95 = bootstrap_ci(X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed)
+    per_label = _multichoice_per_label(X, dom, label_universe) if multi else out["per_label"]
+    disagreements = []
+    for row, dis in zip(out["disagreement_rows"].tolist(), out["disagreement_values"]):
+        vals = {}
+        for g in np.flatnonzero(X[row] >= 0).tolist():
+            lab = dom[int(X[row, g])]
+            vals[annotators[g]] = json.loads(lab) if multi else lab
+        disagreements.append(
+            {"item": item_ids[row], "values": vals, "observed_disagreement": float(dis)}
+        )
+    return AgreementReport(
+        **common,
+        categories=tuple(dom),
+        metrics=metrics_dict(out["metrics"], ci95),
+        per_label=per_label,
+        pairwise=tuple(out["pairwise"]),
+        disagreements=tuple(disagreements),
+        coincidence=out["coincidence"],
+        confused_pairs=tuple(out["confused_pairs"]),
+        sets=_lazy_section("sets", "set_agreement", table) if multi else None,
+    )
+
+
+def _multichoice_per_label(X: np.ndarray, dom: Sequence[str], universe: Sequence[str]) -> dict:
+    """One-vs-rest per label from the label sets: 'label in the set' as a binary judgement."""
+    from aqt.agreement.coefficients import compute_coefficients
+    from aqt.agreement.engine import _label_entry
+    from aqt.agreement.stats import stats_from_codes
+
+    sets = [set(json.loads(s)) for s in dom]
+    out = {}
+    for label in universe:
+        lut = np.array([0 if label in s else 1 for s in sets] + [-1], dtype=np.int8)
+        Xl = lut[np.where(X >= 0, X, len(dom))]
+        st, _ = stats_from_codes(Xl, 2)
+        out[label] = _label_entry(compute_coefficients(st, np.eye(2)), int(st.used[0]))
+    return out
