@@ -125,7 +125,9 @@ def span_f1_counts(a: Sequence[Span], b: Sequence[Span]) -> dict[str, tuple[int,
     return out
 
 
-def _token_ranges(item: str, text: str | None, spans: Iterable[Sequence[Span]], tokens: TokenSource):
+def _token_ranges(
+    item: str, text: str | None, spans: Iterable[Sequence[Span]], tokens: TokenSource
+):
     """``(T, 2)`` array of token ``[start, end)`` ranges for an item (see the module docstring)."""
     ranges: Iterable[Any] | None = None
     if isinstance(tokens, Mapping) and item in tokens:
