@@ -9,6 +9,7 @@ formulas and references, :func:`agreement_report` for the report on an annotatio
 from aqt.agreement.alpha import krippendorff_alpha
 from aqt.agreement.coefficients import COEFFICIENTS
 from aqt.agreement.report import AgreementReport, agreement_report
+from aqt.agreement.state import AgreementState
 from aqt.agreement.weights import LEVELS, WEIGHTS
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "LEVELS",
     "WEIGHTS",
     "AgreementReport",
+    "AgreementState",
     "agreement_report",
     "krippendorff_alpha",
 ]
