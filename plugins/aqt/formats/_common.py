@@ -1,0 +1,204 @@
+"""Shared helpers for the readers: file sniffing, JSON and JSON Lines parsing, timestamps.
+
+Every helper raises :class:`aqt.errors.FormatError` / :class:`aqt.errors.InputError` with the file
+name, the location (line numbers) and the fix, never a bare ``json`` or ``UnicodeDecodeError``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from aqt.errors import FormatError, InputError, collect_problems, truncate
+
+__all__ = [
+    "Progress",
+    "PARQUET_MAGIC",
+    "check_file",
+    "read_head",
+    "read_text",
+    "load_json_document",
+    "iter_jsonl",
+    "parse_timestamp",
+    "is_missing",
+]
+
+#: ``progress(bytes_read, total_bytes)``, called now and then during long reads
+Progress = Callable[[int, int], None]
+
+PARQUET_MAGIC = b"PAR1"
+_PROGRESS_EVERY = 1 << 20  # bytes between progress calls
+_MAX_PROBLEMS = 10
+
+
+def check_file(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`Path`, or an :class:`InputError` if it is missing, a folder or empty."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"No such file: {str(p)!r}.", fix="Check the path.")
+    if p.is_dir():
+        raise InputError(f"{str(p)!r} is a folder, not a file.", fix="Pass the export file itself.")
+    if p.stat().st_size == 0:
+        raise FormatError(
+            f"{p.name} is empty (0 bytes).",
+            fix="Export the project again; an export with no annotations still holds '[]'.",
+        )
+    return p
+
+
+def read_head(path: Path, size: int = 65536) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(size)
+
+
+def looks_binary(head: bytes) -> bool:
+    """True for data that is not UTF-8 text (NUL bytes or undecodable bytes in the head)."""
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the head is fine
+        return exc.start < len(head) - 4
+    return False
+
+
+def binary_error(path: Path) -> FormatError:
+    return FormatError(
+        f"{path.name} is binary data, not a text export (first bytes {read_head(path, 8)!r}).",
+        fix="Pass a Label Studio JSON/CSV export, Prodigy db-out JSONL, or a table "
+        "(.csv, .jsonl, .parquet).",
+    )
+
+
+def read_text(path: Path) -> str:
+    """The whole file as text (UTF-8, BOM stripped), or a :class:`FormatError` for binary data."""
+    data = path.read_bytes()
+    if looks_binary(data[:65536]):
+        raise binary_error(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise FormatError(
+            f"{path.name} line {line}: bytes that are not UTF-8 ({data[exc.start:exc.start + 4]!r}).",
+            fix="Save the file as UTF-8.",
+        ) from None
+    if not text.strip():
+        raise FormatError(f"{path.name} holds only whitespace.", fix="Export the project again.")
+    return text
+
+
+def load_json_document(path: Path, text: str | None = None) -> Any:
+    """Parse a whole JSON file; a syntax error names the line and column."""
+    if text is None:
+        text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{path.name} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}.",
+            fix="Export the file again (it may be truncated), or pass --from to pick another format.",
+        ) from None
+
+
+def iter_jsonl(
+    path: Path, progress: Progress | None = None, what: str = "JSON Lines file"
+) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file.
+
+    Malformed lines and lines that are not JSON objects are collected; after the last line one
+    :class:`InputError` lists them all with their line numbers. ``progress(bytes_read, total)`` is
+    called about every megabyte and once at the end.
+    """
+    total = path.stat().st_size
+    loads = json.loads
+    problems: list[str] = []
+    done = 0
+    next_report = _PROGRESS_EVERY
+    head = read_head(path, 65536)
+    if looks_binary(head):
+        raise binary_error(path)
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            done += len(line)
+            if progress is not None and done >= next_report:
+                progress(done, total)
+                next_report = done + _PROGRESS_EVERY
+            try:
+                obj = loads(line)
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+                if not line.strip():
+                    continue
+                if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    try:
+                        obj = loads(line[3:])
+                    except ValueError:
+                        obj = None
+                    if isinstance(obj, dict):
+                        yield lineno, obj
+                        continue
+                msg = getattr(exc, "msg", None) or "not UTF-8 text"
+                problems.append(f"line {lineno}: {msg} ({_snippet(line)})")
+                continue
+            if type(obj) is dict:
+                yield lineno, obj
+            else:
+                problems.append(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
+    if progress is not None:
+        progress(total, total)
+    collect_problems(
+        problems,
+        f"{path.name} is not valid {what}",
+        fix="Repair or delete those lines (each line must be one JSON object).",
+        limit=_MAX_PROBLEMS,
+    )
+
+
+def _snippet(line: bytes, limit: int = 40) -> str:
+    text = line.decode("utf-8", "replace").strip()
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """Unix seconds from a number or an ISO 8601 string (``Z`` accepted); ``None`` when missing."""
+    if is_missing(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def is_missing(value: Any) -> bool:
+    """``None``, NaN or an empty string."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return value == ""
+    return False
+
+
+def columns_error(path_name: str, found: list[str], missing: list[str], fix: str) -> InputError:
+    return InputError(
+        f"{path_name} has no column {truncate(missing)}; columns found: {truncate(found, 12)}.",
+        fix=fix,
+    )

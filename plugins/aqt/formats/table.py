@@ -1,0 +1,317 @@
+"""Plain annotation tables: CSV (or TSV), JSON Lines, a JSON list of rows, or Parquet.
+
+Columns ``item``, ``annotator`` and ``label`` by default (any names, given as ``item_col``,
+``annotator_col``, ``label_col``; a ``value`` column stands in for ``label`` when there is none).
+These optional columns are used when present: ``kind``, ``control``, ``timestamp`` (Unix seconds or
+ISO 8601), ``guideline_version``, ``source``, ``annotation_id``, ``text``. A row with an empty label
+holds no judgement and is left out.
+
+Values: without a ``kind`` column (or ``kind=``) a JSON list of strings is a ``multichoice`` set, a
+list of ``{start, end, label}`` objects is ``spans``, anything else a ``choice`` label (numbers
+become labels such as ``"4"``). In CSV and Parquet, sets and spans are JSON text.
+
+:func:`write_table` writes every column, so a table written and read back is equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from aqt.errors import FormatError, InputError, collect_problems, truncate
+from aqt.fileio import atomic_write
+from aqt.formats._common import (
+    PARQUET_MAGIC,
+    Progress,
+    binary_error,
+    check_file,
+    is_missing,
+    iter_jsonl,
+    load_json_document,
+    looks_binary,
+    parse_timestamp,
+    read_head,
+    read_text,
+)
+from aqt.records import KINDS, Annotation, AnnotationTable, normalize_value, value_to_json
+
+__all__ = ["read_table", "write_table", "OPTIONAL_COLUMNS", "TABLE_SUFFIXES"]
+
+OPTIONAL_COLUMNS = (
+    "kind", "control", "timestamp", "guideline_version", "source", "annotation_id", "text",
+)
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+_WRITE_COLUMNS = ("item", "annotator", "label") + OPTIONAL_COLUMNS
+
+
+def read_table(
+    path: str | Path,
+    *,
+    item_col: str = "item",
+    annotator_col: str = "annotator",
+    label_col: str = "label",
+    kind: str | None = None,
+    progress: Progress | None = None,
+) -> AnnotationTable:
+    """Read an annotation table from CSV, TSV, JSON Lines, JSON or Parquet (chosen by content).
+
+    Parameters
+    ----------
+    path
+        The file.
+    item_col, annotator_col, label_col
+        Column names of the item id, the annotator id and the label.
+    kind
+        The kind of every value (``choice``, ``rating``...); overrides a ``kind`` column.
+    progress
+        ``progress(bytes_read, total)`` for JSON Lines files.
+
+    Returns
+    -------
+    AnnotationTable
+        One record per row that holds a label.
+    """
+    p = check_file(path)
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"Unknown kind {kind!r}.", fix=f"Use one of {', '.join(KINDS)}.")
+    head = read_head(p)
+    suffix = p.suffix.lower()
+    if head.startswith(PARQUET_MAGIC) or suffix in (".parquet", ".pq"):
+        columns, rows = _parquet_rows(p)
+    elif looks_binary(head):
+        raise binary_error(p)
+    else:
+        first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if first == b"[":
+            doc = load_json_document(p)
+            if not isinstance(doc, list) or not all(isinstance(r, Mapping) for r in doc):
+                raise FormatError(
+                    f"{p.name} is a JSON list but not a list of row objects.",
+                    fix="Write one JSON object per row, or pass --from to pick another format.",
+                )
+            rows = ((f"row {i}", r) for i, r in enumerate(doc))
+            columns = list(dict.fromkeys(k for r in doc[:1000] for k in r))
+        elif first == b"{":
+            first_rows = []
+            it = iter_jsonl(p, progress, what="JSON Lines")
+            for lineno, row in it:
+                first_rows.append((f"line {lineno}", row))
+                break
+            columns = list(first_rows[0][1]) if first_rows else []
+            rows = _chain(first_rows, ((f"line {n}", r) for n, r in it))
+        else:
+            columns, rows = _csv_rows(p)
+    return _rows_to_table(p.name, columns, rows, item_col, annotator_col, label_col, kind)
+
+
+def _chain(first: list, rest: Iterable) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _csv_rows(p: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
+    import pandas as pd
+
+    sep = "\t" if p.suffix.lower() == ".tsv" else ","
+    text = read_text(p)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""]
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise FormatError(
+            f"{p.name} is not a readable CSV table: {str(exc).strip()}.",
+            fix="Check the quoting and the number of fields per line, or pass --from.",
+        ) from None
+    columns = [str(c) for c in frame.columns]
+    if frame.empty:
+        raise InputError(
+            f"{p.name} has a header ({truncate(columns, 8)}) but no rows.",
+            fix="Add one row per judgement.",
+        )
+    values = [frame[c].tolist() for c in frame.columns]
+    rows = ((f"line {i + 2}", dict(zip(columns, vals))) for i, vals in enumerate(zip(*values)))
+    return columns, rows
+
+
+def _parquet_rows(p: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        data = pq.read_table(p).to_pydict()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise FormatError(
+            f"{p.name} is not a readable Parquet file ({str(exc).strip()[:120]}).",
+            fix="Write it again (e.g. pandas DataFrame.to_parquet) or pass a CSV/JSONL table.",
+        ) from None
+    columns = list(data)
+    n = len(data[columns[0]]) if columns else 0
+    if n == 0:
+        raise InputError(f"{p.name} has no rows.", fix="Add one row per judgement.")
+    values = [data[c] for c in columns]
+    rows = ((f"row {i + 1}", dict(zip(columns, vals))) for i, vals in enumerate(zip(*values)))
+    return columns, rows
+
+
+def _rows_to_table(
+    name: str,
+    columns: list[str],
+    rows: Iterable[tuple[str, Mapping]],
+    item_col: str,
+    annotator_col: str,
+    label_col: str,
+    kind: str | None,
+) -> AnnotationTable:
+    if label_col == "label" and "label" not in columns and "value" in columns:
+        label_col = "value"
+    missing = [c for c in (item_col, annotator_col, label_col) if c not in columns]
+    if missing:
+        used = {item_col, annotator_col, label_col, *OPTIONAL_COLUMNS}
+        others = [c for c in columns if c not in used]
+        hint = f" (e.g. --label-col {others[0]})" if others and label_col in missing else ""
+        raise InputError(
+            f"{name} has no column {truncate(missing)}; columns found: {truncate(columns, 12)}.",
+            fix="Name the columns with --item-col, --annotator-col and --label-col" + hint + ".",
+        )
+    opt = [c for c in OPTIONAL_COLUMNS if c in columns]
+    has_kind = "kind" in opt
+    plain = not [c for c in opt if c != "kind"]
+    problems: list[str] = []
+    records: list[Annotation] = []
+    append = records.append
+    for where, row in rows:
+        raw = row.get(label_col)
+        if is_missing(raw):
+            continue
+        item, annotator = row.get(item_col), row.get(annotator_col)
+        if is_missing(item) or is_missing(annotator):
+            problems.append(f"{where}: empty {item_col if is_missing(item) else annotator_col}")
+            continue
+        k = kind or (row.get("kind") if has_kind else None)
+        if is_missing(k):
+            k = _infer_kind(raw)
+        try:
+            value = _value(k, raw)
+            ts = parse_timestamp(row.get("timestamp")) if "timestamp" in opt else None
+        except (TypeError, ValueError, KeyError, InputError) as exc:
+            msg = exc.message if isinstance(exc, InputError) else str(exc)
+            problems.append(f"{where}: {k} value {str(raw)[:30]!r}: {msg}")
+            continue
+        if plain:
+            append(Annotation(_id(item), _id(annotator), value, k))
+            continue
+        control, gv, source, aid, text = (
+            None if c not in opt or is_missing(row.get(c)) else row.get(c)
+            for c in ("control", "guideline_version", "source", "annotation_id", "text")
+        )
+        append(
+            Annotation(
+                _id(item), _id(annotator), value, k, "" if control is None else str(control), ts,
+                None if gv is None else _id(gv), None if source is None else str(source),
+                None if aid is None else _id(aid), None if text is None else str(text),
+            )
+        )
+    collect_problems(problems, f"{name} has bad rows", fix="Fix or delete those rows.")
+    if not records:
+        raise InputError(
+            f"{name} holds no judgements: every {label_col!r} cell is empty.",
+            fix="Fill the label column, or name another with --label-col.",
+        )
+    return AnnotationTable.from_records(records)
+
+
+def _infer_kind(raw: Any) -> str:
+    if isinstance(raw, list):
+        return "spans" if raw and isinstance(raw[0], Mapping) else "multichoice"
+    return "choice"
+
+
+def _value(kind: str, raw: Any) -> Any:
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind (use one of {', '.join(KINDS)})")
+    if kind in ("multichoice", "spans"):
+        if isinstance(raw, str) and raw.lstrip()[:1] == "[":
+            raw = json.loads(raw)
+        return normalize_value(kind, raw)
+    if kind in ("rating", "number"):
+        return normalize_value(kind, raw)
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    if isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
+
+
+def _id(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _label_text(kind: str, value: Any) -> str:
+    if kind in ("multichoice", "spans"):
+        return json.dumps(value_to_json(value), ensure_ascii=False)
+    if kind in ("rating", "number"):
+        return repr(float(value))
+    return str(value)
+
+
+def _rows_for_write(table: AnnotationTable) -> Iterator[tuple]:
+    for r in table.records:
+        yield (r.item, r.annotator, r.value, r.kind, r.control, r.timestamp,
+               r.guideline_version, r.source, r.annotation_id, r.text)
+
+
+def write_table(table: AnnotationTable, path: str | Path) -> None:
+    """Write ``table`` to ``.csv``, ``.tsv``, ``.jsonl`` or ``.parquet`` (by extension), atomically.
+
+    Every column of the annotation table is written (the value as ``label``); sets and spans are
+    JSON text in CSV and Parquet, JSON lists in JSON Lines.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        with atomic_write(p, "w", encoding="utf-8") as fh:
+            writer = csv.writer(fh, delimiter="\t" if suffix == ".tsv" else ",",
+                                lineterminator="\n")
+            writer.writerow(_WRITE_COLUMNS)
+            for item, ann, value, kind, *rest in _rows_for_write(table):
+                writer.writerow(
+                    [item, ann, _label_text(kind, value), kind]
+                    + ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in rest]
+                )
+    elif suffix in (".jsonl", ".ndjson"):
+        with atomic_write(p, "w", encoding="utf-8") as fh:
+            for row in _rows_for_write(table):
+                d = dict(zip(_WRITE_COLUMNS, row))
+                d["label"] = value_to_json(d["label"])
+                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+    elif suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = list(_rows_for_write(table))
+        cols: dict[str, list] = {c: [] for c in _WRITE_COLUMNS}
+        for row in rows:
+            for c, v in zip(_WRITE_COLUMNS, row):
+                cols[c].append(v)
+        cols["label"] = [_label_text(k, v) for k, v in zip(cols["kind"], cols["label"])]
+        schema = pa.schema(
+            [(c, pa.float64() if c == "timestamp" else pa.string()) for c in _WRITE_COLUMNS]
+        )
+        arrow = pa.table(cols, schema=schema)
+        with atomic_write(p, "wb") as fh:
+            pq.write_table(arrow, fh)
+    else:
+        raise InputError(
+            f"Cannot tell the table format from {p.name!r}.",
+            fix="End the file name with .csv, .tsv, .jsonl or .parquet.",
+        )
