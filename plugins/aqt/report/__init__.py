@@ -15,4 +15,4 @@ from aqt.report.html import render_html
 from aqt.report.jsonout import render_json
 from aqt.report.text import render_markdown, render_text
 
-__all__ = ["render_text", "render_markdown", "render_json", "render_html", "interpret"]
+__all__ = ["interpret", "render_html", "render_json", "render_markdown", "render_text"]

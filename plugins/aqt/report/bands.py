@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["KRIPPENDORFF_BANDS", "LANDIS_KOCH_BANDS", "ALPHA_NAMES", "KAPPA_NAMES", "interpret"]
+__all__ = ["ALPHA_NAMES", "KAPPA_NAMES", "KRIPPENDORFF_BANDS", "LANDIS_KOCH_BANDS", "interpret"]
 
 #: (lower bound inclusive, band) from the top down; values below every bound get the last band
 KRIPPENDORFF_BANDS: tuple[tuple[float, str], ...] = (

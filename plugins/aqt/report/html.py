@@ -64,7 +64,9 @@ def _table_html(table: Table, *, heading: bool = True) -> str:
     if heading:
         out.append(f"<h2>{_e(table.title)}</h2>")
     align = table.alignment()
-    band_cols = {i for i, c in enumerate(table.columns) if c in ("Interpretation", "Alpha band", "Band")}
+    band_cols = {
+        i for i, c in enumerate(table.columns) if c in ("Interpretation", "Alpha band", "Band")
+    }
     head = "".join(
         (f'<th class="num">{_e(c)}</th>' if a == "r" else f"<th>{_e(c)}</th>")
         for c, a in zip(table.columns, align, strict=True)
@@ -89,7 +91,9 @@ def _table_html(table: Table, *, heading: bool = True) -> str:
 
 
 def _pairwise_plot(pairs: Sequence[Mapping[str, Any]]) -> str:
-    names = sorted({str(p.get("a")) for p in pairs} | {str(p.get("b")) for p in pairs}, key=natural_key)
+    names = sorted(
+        {str(p.get("a")) for p in pairs} | {str(p.get("b")) for p in pairs}, key=natural_key
+    )
     index = {n: i for i, n in enumerate(names)}
     kappa: list[list[float | None]] = [[None] * len(names) for _ in names]
     shared: dict[tuple[int, int], Any] = {}
@@ -128,7 +132,11 @@ def _per_label_plot(per_label: Mapping[str, Any]) -> str:
             ci = row.get("krippendorff_alpha_ci95")
         labels.append(str(label))
         values.append(float(value) if isinstance(value, (int, float)) else None)
-        ok = isinstance(ci, Sequence) and len(ci) == 2 and all(isinstance(x, (int, float)) for x in ci)
+        ok = (
+            isinstance(ci, Sequence)
+            and len(ci) == 2
+            and all(isinstance(x, (int, float)) for x in ci)
+        )
         cis.append((float(ci[0]), float(ci[1])) if ok else None)
     return svg.bar_chart(
         labels,
@@ -145,10 +153,16 @@ def _coincidence_plot(coincidence: Mapping[str, Any]) -> str:
     cats = [str(c) for c in coincidence.get("categories") or []]
     matrix = [[float(x) for x in row] for row in coincidence.get("matrix") or []]
     diag_max = max([matrix[i][i] for i in range(len(cats))] + [0.0])
-    off_max = max([matrix[i][j] for i in range(len(cats)) for j in range(len(cats)) if i != j] + [0.0])
+    off_max = max(
+        [matrix[i][j] for i in range(len(cats)) for j in range(len(cats)) if i != j] + [0.0]
+    )
 
     def fill(i: int, j: int, v: float) -> str:
-        return svg.sequential(v, diag_max, svg.GREEN) if i == j else svg.sequential(v, off_max, svg.ORANGE)
+        return (
+            svg.sequential(v, diag_max, svg.GREEN)
+            if i == j
+            else svg.sequential(v, off_max, svg.ORANGE)
+        )
 
     def tooltip(i: int, j: int, v: float | None) -> str:
         kind = "agreement" if i == j else "confusion"
@@ -167,7 +181,11 @@ def _coincidence_plot(coincidence: Mapping[str, Any]) -> str:
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:
-    return '<p class="legend">' + "".join(f'<span style="background:{c}"></span>{_e(t)}' for c, t in items) + "</p>"
+    return (
+        '<p class="legend">'
+        + "".join(f'<span style="background:{c}"></span>{_e(t)}' for c, t in items)
+        + "</p>"
+    )
 
 
 def _coincidence_ok(c: Any) -> bool:
@@ -215,8 +233,15 @@ def render_html(d: Mapping[str, Any]) -> str:
             "intervals when computed (<code>--ci</code>).</p>"
         )
         body.append(_per_label_plot(d["per_label"]))
-        body.append(_legend([(BAND_FILL["reliable"], "reliable"), (BAND_FILL["tentative"], "tentative"),
-                             (BAND_FILL["discard"], "discard")]))
+        body.append(
+            _legend(
+                [
+                    (BAND_FILL["reliable"], "reliable"),
+                    (BAND_FILL["tentative"], "tentative"),
+                    (BAND_FILL["discard"], "discard"),
+                ]
+            )
+        )
         body.append(_table_html(by_key["per_label"], heading=False))
         body.append("</section>")
     if "pairwise" in by_key:
@@ -228,8 +253,11 @@ def render_html(d: Mapping[str, Any]) -> str:
             "</p>"
         )
         body.append(_pairwise_plot(d["pairwise"]))
-        body.append(_legend([(svg.diverging(-1.0), "-1"), (svg.diverging(0.0), "0"),
-                             (svg.diverging(1.0), "1")]))
+        body.append(
+            _legend(
+                [(svg.diverging(-1.0), "-1"), (svg.diverging(0.0), "0"), (svg.diverging(1.0), "1")]
+            )
+        )
         body.append(_table_html(by_key["pairwise"], heading=False))
         body.append("</section>")
     coincidence = d.get("coincidence")

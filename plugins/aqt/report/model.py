@@ -21,8 +21,8 @@ __all__ = [
     "Table",
     "build_tables",
     "coefficient_label",
-    "fmt_num",
     "fmt_ci",
+    "fmt_num",
     "fmt_value",
     "metric_entry",
 ]
@@ -189,7 +189,9 @@ def _summary(d: Mapping[str, Any]) -> Table:
     return Table("summary", "Summary", ("Field", "Value"), tuple(rows), ("l", "l"))
 
 
-def _coefficient_table(key: str, title: str, metrics: Mapping[str, Any], order: Sequence[str]) -> Table:
+def _coefficient_table(
+    key: str, title: str, metrics: Mapping[str, Any], order: Sequence[str]
+) -> Table:
     names = [n for n in order if n in metrics] + [n for n in metrics if n not in order]
     entries = [(n, *metric_entry(metrics[n])) for n in names]
     has_ci = any(fmt_ci(ci) for _, _, ci, _ in entries)
@@ -271,7 +273,9 @@ def _confused(pairs: Sequence[Mapping[str, Any]]) -> Table:
     rows = []
     for p in pairs:
         labels = list(p.get("labels") or []) + ["", ""]
-        rows.append((str(labels[0]), str(labels[1]), fmt_count(p.get("count")), fmt_share(p.get("share"))))
+        rows.append(
+            (str(labels[0]), str(labels[1]), fmt_count(p.get("count")), fmt_share(p.get("share")))
+        )
     return Table(
         "confused_pairs",
         "Confused label pairs",
@@ -294,8 +298,10 @@ def _cell(v: Any) -> str:
 
 
 def _is_scalar(v: Any) -> bool:
-    return v is None or isinstance(v, (str, int, float, bool)) or (
-        isinstance(v, Mapping) and "value" in v and "reason" in v
+    return (
+        v is None
+        or isinstance(v, (str, int, float, bool))
+        or (isinstance(v, Mapping) and "value" in v and "reason" in v)
     )
 
 
@@ -316,9 +322,11 @@ def generic_tables(key: str, title: str, obj: Any) -> list[Table]:
             elif isinstance(v, Sequence) and v and all(isinstance(x, Mapping) for x in v):
                 tables.append(_records_table(sub_key, sub_title, [(None, x) for x in v]))
             else:
-                tables.extend(generic_tables(sub_key, sub_title, v) if isinstance(v, Mapping) else [
-                    Table(sub_key, sub_title, ("Value",), ((_cell(v),),), ("l",))
-                ])
+                tables.extend(
+                    generic_tables(sub_key, sub_title, v)
+                    if isinstance(v, Mapping)
+                    else [Table(sub_key, sub_title, ("Value",), ((_cell(v),),), ("l",))]
+                )
     elif obj is not None:
         tables.append(Table(key, title, ("Value",), ((_cell(obj),),), ("l",)))
     return tables
@@ -347,7 +355,9 @@ def build_tables(d: Mapping[str, Any]) -> list[Table]:
     """Every section of the report, in order; empty sections are left out."""
     tables = [_summary(d)]
     tables.append(
-        _coefficient_table("metrics", "Coefficients", d.get("metrics") or {}, list(COEFFICIENT_NAMES))
+        _coefficient_table(
+            "metrics", "Coefficients", d.get("metrics") or {}, list(COEFFICIENT_NAMES)
+        )
     )
     sets = d.get("sets")
     if isinstance(sets, Mapping) and sets:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from html import escape
 
-__all__ = ["heatmap", "bar_chart", "diverging", "sequential", "text_color"]
+__all__ = ["bar_chart", "diverging", "heatmap", "sequential", "text_color"]
 
 FONT = 12
 CHAR_W = 7.0  # rough width of one character at 12px sans-serif
@@ -47,7 +47,7 @@ def _mix(a: Color, b: Color, t: float) -> Color:
 
 
 def _hex(c: Color) -> str:
-    return "#" + "".join(f"{int(round(v)):02x}" for v in c)
+    return "#" + "".join(f"{round(v):02x}" for v in c)
 
 
 def diverging(value: float, lo: float = -1.0, hi: float = 1.0) -> str:
@@ -101,9 +101,11 @@ def heatmap(
     height = top + cell * n_r + 32
     show_text = max(n_r, n_c) <= CELL_TEXT_LIMIT
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot {_e(css_class)}" role="img" '
-        f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
-        f'font-family="sans-serif" font-size="{FONT}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="plot {_e(css_class)}" role="img" '
+            f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+            f'font-family="sans-serif" font-size="{FONT}">'
+        ),
         f"<title>{_e(title)}</title>",
     ]
     for i, r in enumerate(rows):
@@ -174,13 +176,15 @@ def bar_chart(
         return left + (min(hi, max(lo, x)) - lo) / (hi - lo) * plot_w
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="plot {_e(css_class)}" role="img" '
-        f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
-        f'font-family="sans-serif" font-size="{FONT}">',
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="plot {_e(css_class)}" role="img" '
+            f'width="{_f(width)}" height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" '
+            f'font-family="sans-serif" font-size="{FONT}">'
+        ),
         f"<title>{_e(title)}</title>",
     ]
     axis_y = top + (bar_h + gap) * len(labels)
-    n_ticks = int(round((hi - lo) / 0.2))
+    n_ticks = round((hi - lo) / 0.2)
     for k in range(n_ticks + 1):
         t = lo + 0.2 * k
         x = sx(t)

@@ -8,16 +8,18 @@ from typing import Any
 
 from aqt.report.model import Table, build_tables
 
-__all__ = ["render_text", "render_markdown"]
+__all__ = ["render_markdown", "render_text"]
 
 TITLE = "Agreement report"
 
 
 def _printable(text: str) -> str:
-    """Replace control characters (newlines, terminal escapes) so one cell stays one line."""
+    """Replace control characters and line separators (newlines, terminal escapes, U+2028) with
+    their escape sequences, so one cell stays one line and cannot drive the terminal."""
     out = []
     for ch in text:
-        if unicodedata.category(ch).startswith("C") and ch not in "\u200d":
+        cat = unicodedata.category(ch)
+        if (cat.startswith("C") and ch != "\u200d") or cat in ("Zl", "Zp"):
             out.append(ch.encode("unicode_escape").decode("ascii"))
         else:
             out.append(ch)
@@ -32,7 +34,8 @@ def _text_table(table: Table) -> list[str]:
 
     def line(cells: list[str]) -> str:
         parts = [
-            c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=True)
+            c.rjust(w) if a == "r" else c.ljust(w)
+            for c, w, a in zip(cells, widths, align, strict=True)
         ]
         return ("  " + "  ".join(parts)).rstrip()
 
