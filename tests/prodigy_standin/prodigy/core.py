@@ -15,13 +15,20 @@ import inspect
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .components.db import Database, connect
 from .errors import ConfigValidationError, SessionError
-from .util import (ANNOTATOR_ID_ATTR, INPUT_HASH_ATTR, SESSION_ID_ATTR, TASK_HASH_ATTR,
-                   get_timestamp_session_id, set_hashes)
+from .util import (
+    ANNOTATOR_ID_ATTR,
+    INPUT_HASH_ATTR,
+    SESSION_ID_ATTR,
+    TASK_HASH_ATTR,
+    get_timestamp_session_id,
+    set_hashes,
+)
 
 RECIPES: dict[str, Callable] = {}
 
@@ -43,7 +50,7 @@ class Arg:
     flags: tuple[str, ...] = ()
     help: str = ""
 
-    def __init__(self, *flags: str, help: str = "") -> None:  # noqa: A002 - Prodigy's name
+    def __init__(self, *flags: str, help: str = "") -> None:
         self.flags = tuple(flags)
         self.help = help
 
@@ -179,7 +186,7 @@ class Controller:
             components["on_load"](self)
 
     @classmethod
-    def from_components(cls, name: str, components: dict[str, Any], **kwargs: Any) -> "Controller":
+    def from_components(cls, name: str, components: dict[str, Any], **kwargs: Any) -> Controller:
         return cls(name, components, **kwargs)
 
     # -- sessions -------------------------------------------------------------------------
@@ -258,7 +265,7 @@ class Controller:
             if validate is not None:
                 try:
                     validate(eg)
-                except Exception as exc:  # Prodigy shows any exception as an alert
+                except Exception as exc:  # noqa: BLE001 - Prodigy shows any exception as an alert
                     errors.append({"task_hash": eg.get(TASK_HASH_ATTR), "message": str(exc)})
                     task = {k: v for k, v in eg.items() if k not in
                             ("answer", SESSION_ID_ATTR, ANNOTATOR_ID_ATTR, "_timestamp")}

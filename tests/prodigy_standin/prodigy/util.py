@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 INPUT_HASH_ATTR = "_input_hash"
 TASK_HASH_ATTR = "_task_hash"

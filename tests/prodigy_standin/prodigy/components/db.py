@@ -12,12 +12,13 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..util import INPUT_HASH_ATTR, TASK_HASH_ATTR, set_hashes
 
-_CONNECTIONS: dict[str, "Database"] = {}
+_CONNECTIONS: dict[str, Database] = {}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dataset (
@@ -37,7 +38,7 @@ def _home() -> Path:
     return Path(os.environ.get("PRODIGY_HOME") or Path.home() / ".prodigy")
 
 
-def connect(db_id: str | None = None, db_settings: dict | None = None) -> "Database":
+def connect(db_id: str | None = None, db_settings: dict | None = None) -> Database:
     """The Database for the configured SQLite file (shared within the process)."""
     settings = dict(db_settings or {})
     if "sqlite" in settings and isinstance(settings["sqlite"], dict):

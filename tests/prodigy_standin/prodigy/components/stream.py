@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..util import TASK_HASH_ATTR, set_hashes
 from .loaders import LOADERS
@@ -17,16 +18,16 @@ class Stream:
         self._iter: Iterator[dict] = iter(iterable)
 
     @classmethod
-    def from_iterable(cls, iterable: Iterable[dict]) -> "Stream":
+    def from_iterable(cls, iterable: Iterable[dict]) -> Stream:
         return cls(iterable)
 
-    def __iter__(self) -> "Stream":
+    def __iter__(self) -> Stream:
         return self
 
     def __next__(self) -> dict:
         return next(self._iter)
 
-    def apply(self, func: Callable[..., Iterable[dict]], *args: Any, **kwargs: Any) -> "Stream":
+    def apply(self, func: Callable[..., Iterable[dict]], *args: Any, **kwargs: Any) -> Stream:
         """Wrap the stream: it goes in as ``stream=`` if named, replaces itself among the
         positional arguments, or else is passed first."""
         current = self._iter
