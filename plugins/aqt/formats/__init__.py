@@ -33,7 +33,11 @@ from aqt.formats._common import (
     read_head,
     read_text,
 )
-from aqt.formats.labelstudio import parse_label_config, read_labelstudio_json, read_labelstudio_tasks
+from aqt.formats.labelstudio import (
+    parse_label_config,
+    read_labelstudio_json,
+    read_labelstudio_tasks,
+)
 from aqt.formats.labelstudio_flat import (
     read_labelstudio_csv,
     read_labelstudio_min,
@@ -46,17 +50,17 @@ from aqt.records import AnnotationTable
 __all__ = [
     "FORMATS",
     "detect_format",
+    "parse_label_config",
     "read_annotations",
-    "read_table",
-    "write_table",
-    "read_prodigy_examples",
-    "read_prodigy_jsonl",
-    "read_labelstudio_tasks",
+    "read_labelstudio_csv",
     "read_labelstudio_json",
     "read_labelstudio_min",
     "read_labelstudio_min_json",
-    "read_labelstudio_csv",
-    "parse_label_config",
+    "read_labelstudio_tasks",
+    "read_prodigy_examples",
+    "read_prodigy_jsonl",
+    "read_table",
+    "write_table",
 ]
 
 FORMATS = ("table", "prodigy", "labelstudio", "labelstudio-min", "labelstudio-csv")

@@ -17,15 +17,15 @@ from typing import Any
 from aqt.errors import FormatError, InputError, collect_problems, truncate
 
 __all__ = [
-    "Progress",
     "PARQUET_MAGIC",
+    "Progress",
     "check_file",
+    "is_missing",
+    "iter_jsonl",
+    "load_json_document",
+    "parse_timestamp",
     "read_head",
     "read_text",
-    "load_json_document",
-    "iter_jsonl",
-    "parse_timestamp",
-    "is_missing",
 ]
 
 #: ``progress(bytes_read, total_bytes)``, called now and then during long reads

@@ -32,10 +32,10 @@ from aqt.formats._common import check_file, load_json_document, parse_timestamp
 from aqt.records import Annotation, AnnotationTable, Span
 
 __all__ = [
-    "read_labelstudio_tasks",
-    "read_labelstudio_json",
-    "parse_label_config",
     "RESULT_KINDS",
+    "parse_label_config",
+    "read_labelstudio_json",
+    "read_labelstudio_tasks",
 ]
 
 #: result ``type`` -> record kind

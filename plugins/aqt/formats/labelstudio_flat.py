@@ -38,7 +38,7 @@ from aqt.formats._common import (
 )
 from aqt.records import Annotation, AnnotationTable, normalize_value
 
-__all__ = ["read_labelstudio_min", "read_labelstudio_min_json", "read_labelstudio_csv", "BOOKKEEPING"]
+__all__ = ["BOOKKEEPING", "read_labelstudio_csv", "read_labelstudio_min", "read_labelstudio_min_json"]
 
 BOOKKEEPING = frozenset(
     {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement",
@@ -229,6 +229,8 @@ def _rows_to_table(
     for i, row in enumerate(rows):
         where = f"row {i + 2}" if from_csv else f"record {i}"
         item, annotator = row.get("id"), row.get("annotator")
+        if is_missing(annotator) and is_missing(row.get("annotation_id")):
+            continue  # a task exported without annotations
         if is_missing(item) or is_missing(annotator):
             problems.append(f"{where}: empty id or annotator")
             continue
@@ -254,6 +256,12 @@ def _rows_to_table(
                 multi.add(c)
             cells.append((base, c, got))
     collect_problems(problems, f"{name} has unreadable rows", fix="Export the project again.")
+    # an annotation with no region of a Labels control says "no spans", as in the JSON reader
+    span_cols = sorted({c for _, c, (k, _) in cells if k == "spans"})
+    if span_cols and kind in (None, "spans"):
+        have = {(base, c) for base, c, _ in cells}
+        for base in dict.fromkeys(base for base, _, _ in cells):
+            cells.extend((base, c, ("spans", ())) for c in span_cols if (base, c) not in have)
     records = []
     for (item, annotator, ts, aid, text), c, (k, value) in cells:
         if kind is not None and kind != k:

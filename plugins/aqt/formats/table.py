@@ -40,7 +40,7 @@ from aqt.formats._common import (
 )
 from aqt.records import KINDS, Annotation, AnnotationTable, normalize_value, value_to_json
 
-__all__ = ["read_table", "write_table", "OPTIONAL_COLUMNS", "TABLE_SUFFIXES"]
+__all__ = ["OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "read_table", "write_table"]
 
 OPTIONAL_COLUMNS = (
     "kind", "control", "timestamp", "guideline_version", "source", "annotation_id", "text",
