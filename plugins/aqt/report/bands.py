@@ -20,6 +20,9 @@ import math
 
 __all__ = ["ALPHA_NAMES", "KAPPA_NAMES", "KRIPPENDORFF_BANDS", "LANDIS_KOCH_BANDS", "interpret"]
 
+#: bands are decided on the value rounded to this many decimals, as the reports print it
+DECIMALS = 3
+
 #: (lower bound inclusive, band) from the top down; values below every bound get the last band
 KRIPPENDORFF_BANDS: tuple[tuple[float, str], ...] = (
     (0.8, "reliable"),
@@ -62,7 +65,8 @@ def interpret(name: str, value: float | None) -> str:
         Coefficient name as in ``aqt.agreement.COEFFICIENTS`` (any name containing ``alpha`` uses
         Krippendorff's bands, any kappa-family name the Landis-Koch scale).
     value : float or None
-        The coefficient; ``None`` or NaN gives ``""``.
+        The coefficient; ``None`` or NaN gives ``""``. The band is decided on the value rounded
+        to three decimals, as the reports print it (so 2/3 is "tentative").
 
     Returns
     -------
@@ -74,8 +78,8 @@ def interpret(name: str, value: float | None) -> str:
     --------
     >>> interpret("krippendorff_alpha", 0.743)
     'tentative'
-    >>> interpret("krippendorff_alpha", 0.8)
-    'reliable'
+    >>> interpret("krippendorff_alpha", 0.8), interpret("krippendorff_alpha", 2 / 3)
+    ('reliable', 'tentative')
     >>> interpret("cohen_kappa", 0.2), interpret("cohen_kappa", 0.21), interpret("fleiss_kappa", -0.1)
     ('slight', 'fair', 'poor')
     >>> interpret("percent_agreement", 0.9)
@@ -83,13 +87,16 @@ def interpret(name: str, value: float | None) -> str:
     """
     if value is None or not isinstance(value, (int, float)) or math.isnan(value):
         return ""
+    # Decide on the value as the reports print it (three decimals): alpha = 2/3 prints as 0.667
+    # and reads "tentative", never "0.667 discard"; -0.00001 prints as 0.000 and reads "slight".
+    value = round(float(value), DECIMALS) + 0.0
     if name in ALPHA_NAMES or "alpha" in name:
         for lower, band in KRIPPENDORFF_BANDS:
             if value >= lower:
                 return band
         return KRIPPENDORFF_BANDS[-1][1]
     if name in KAPPA_NAMES or "kappa" in name:
-        v = float(value)
+        v = value
         if v < 0:
             return "poor"
         for lower, band in LANDIS_KOCH_BANDS:
