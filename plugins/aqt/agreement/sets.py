@@ -35,7 +35,7 @@ import numpy as np
 from aqt.errors import InputError, UsageError, truncate
 from aqt.records import natural_key
 
-__all__ = ["masi_distance", "jaccard_distance", "set_alpha", "set_agreement", "SET_DISTANCES"]
+__all__ = ["SET_DISTANCES", "jaccard_distance", "masi_distance", "set_agreement", "set_alpha"]
 
 #: distance names :func:`set_alpha` accepts (a callable ``(a, b) -> float`` works too)
 SET_DISTANCES = ("masi", "jaccard")
