@@ -26,8 +26,8 @@ AUTO_SESSION = "auto"
 MANUAL_VIEWS = ("choice", "ner_manual", "spans_manual")
 
 
-@recipe(
-    "aqt.adjudicate",
+#: the recipe's arguments (their help is the --help text)
+ARGS = dict(
     out_dataset=Arg(help="Dataset to save the final answers to (one per item)"),
     in_dataset=Arg(help="Dataset holding every annotator's answers (choice or spans tasks)"),
     min_annotators=Arg("--min-annotators", "-m", help="Only items answered by at least this "
@@ -43,6 +43,9 @@ MANUAL_VIEWS = ("choice", "ner_manual", "spans_manual")
     layout=Arg("--layout", help="'blocks' (review plus reason and guideline-note fields) or "
                "'review' (the bare review interface, no text fields)"),
 )
+
+
+@recipe("aqt.adjudicate", **ARGS)
 def adjudicate(
     out_dataset: str,
     in_dataset: str,

@@ -7,11 +7,11 @@ from aqt.errors import AqtError
 
 from ._compat import Arg, fail, recipe
 
-__all__ = ["iaa"]
+__all__ = ["iaa", "ARGS"]
 
 
-@recipe(
-    "aqt.iaa",
+#: the recipe's arguments (their help is the --help text)
+ARGS = dict(
     dataset=Arg(help="Prodigy dataset holding every annotator's answers (sessions DATASET-NAME)"),
     level=Arg("--level", "-L", help="Level of measurement for Krippendorff's alpha: nominal, "
               "ordinal, interval or ratio"),
@@ -27,6 +27,9 @@ __all__ = ["iaa"]
     ci=Arg("--ci", help="Bootstrap resamples over items for 95% intervals (0: off)"),
     seed=Arg("--seed", help="Seed of the bootstrap"),
 )
+
+
+@recipe("aqt.iaa", **ARGS)
 def iaa(
     dataset: str,
     level: str = "nominal",

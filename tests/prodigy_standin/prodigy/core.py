@@ -43,16 +43,28 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-@dataclass
 class Arg:
-    """A typed recipe argument: ``Arg(help=...)`` positional, ``Arg("--opt", "-o", help=...)``."""
+    """A typed recipe argument, as radicli's ``Arg(option=None, short=None, *, help=None, ...)``.
 
-    flags: tuple[str, ...] = ()
-    help: str = ""
+    ``Arg(help=...)`` is positional; ``Arg("--label", "-l", help=...)`` an option; a ``bool``
+    annotation makes it a flag.
+    """
 
-    def __init__(self, *flags: str, help: str = "") -> None:
-        self.flags = tuple(flags)
+    def __init__(self, option: str | None = None, short: str | None = None, *,
+                 help: str | None = None, count: bool = False,
+                 converter: Callable | None = None) -> None:
+        self.option = option
+        self.short = short
         self.help = help
+        self.count = count
+        self.converter = converter
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(f for f in (self.option, self.short) if f)
+
+    def __repr__(self) -> str:
+        return f"Arg(option={self.option!r}, short={self.short!r}, help={self.help!r})"
 
 
 @dataclass
@@ -94,9 +106,9 @@ def _specs(func: Callable, annotations: dict[str, Any]) -> list[ArgSpec]:
                 kind = "flag"
             else:
                 kind = "option"
-            conv = {"int": int, "float": float}.get(hint_text) or (
+            conv = ann.converter or {"int": int, "float": float}.get(hint_text) or (
                 hint if hint in (int, float) else None)
-            specs.append(ArgSpec(name, ann.help, kind, ann.flags, conv, default))
+            specs.append(ArgSpec(name, ann.help or "", kind, ann.flags, conv, default))
         else:
             raise TypeError(f"recipe argument {name!r}: use a plac tuple or Arg, got {ann!r}")
     return specs
