@@ -1,0 +1,262 @@
+"""Background work of one process: sync flags to Label Studio, reconcile, train, refresh scores.
+
+Each job is a plain function of the :class:`~aqt_labelstudio.service.Backend`, so tests and
+benchmarks call them directly; :class:`Worker` runs them in two daemon threads (one for Label
+Studio calls, one for training, so a long fit never delays a flag). Jobs shared by several worker
+processes are claimed in the database first (flag rows and a per-project training lease), so each
+piece of work is done by one process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from aqt.errors import AqtError
+
+from aqt_labelstudio.live import item_agreements
+from aqt_labelstudio.lsapi import STATUS_FIELD
+from aqt_labelstudio.model import choices_controls, train_model
+from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
+
+__all__ = ["Worker", "sync_flags", "reconcile", "train_due", "train_project", "refresh_predictions"]
+
+log = logging.getLogger("aqt.backend")
+_ERRORS = (AqtError, httpx.HTTPError, OSError, ValueError, KeyError, TypeError)
+
+
+def sync_flags(backend: Backend, limit: int = 50) -> int:
+    """Write ``aqt_status`` of changed flags into the tasks' data in Label Studio; returns count."""
+    if backend.api is None:
+        return 0
+    done = 0
+    for job in backend.store.claim_flag_syncs(backend.owner, limit):
+        task, status = job["task"], job["status"]
+        try:
+            data = backend.store.task_data(task)
+            if data is None:
+                data = backend.api.request("GET", f"/api/tasks/{task}/").get("data") or {}
+            data = dict(data)
+            if status == OK:
+                data.pop(STATUS_FIELD, None)
+            else:
+                data[STATUS_FIELD] = status
+            backend.api.set_task_data(task, data)
+            with backend.store.write() as tx:
+                tx.upsert_task(job["project"], task, data)
+            backend.store.mark_synced(task, status)
+            done += 1
+        except _ERRORS as exc:
+            log.warning("flag sync for task %s failed: %s", task, exc)
+            with backend.store.write() as tx:  # retry in 5 s
+                tx.c.execute("UPDATE flags SET sync_until=? WHERE task=?", (time.time() + 5, task))
+    return done
+
+
+def reconcile(backend: Backend, project: int) -> dict[str, Any]:
+    """Make the stored annotations equal Label Studio's (the source of truth) for ``project``.
+
+    Annotations received after the listing started are kept (they may be newer than the listing);
+    flags are recomputed for every task and compared with the ``aqt_status`` Label Studio holds.
+    """
+    if backend.api is None:
+        return {"project": project, "skipped": "no LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY"}
+    started = time.time()
+    info = backend.api.project(project)
+    config = info.get("label_config")
+    tasks = list(backend.api.iter_tasks(project))
+    rows, problems = reconcile_rows(project, config, tasks)
+    live_ids = {r.annotation for r in rows}
+    # cancelled annotations are listed too; reconcile_rows keeps them with cancelled=True
+    with backend.store.write() as tx:
+        tx.upsert_project(project, label_config=config, title=info.get("title"),
+                          model_version=info.get("model_version") or None)
+        for t in tasks:
+            tx.upsert_task(project, int(t["id"]), dict(t.get("data") or {}))
+        changed = 0
+        for row in rows:
+            stone = tx.c.execute("SELECT deleted_at FROM tombstones WHERE annotation=?",
+                                 (row.annotation,)).fetchone()
+            if stone and stone[0] >= started:
+                continue  # deleted after the listing began
+            tx.c.execute("DELETE FROM tombstones WHERE annotation=?", (row.annotation,))
+            changed += tx.upsert_annotation(row)
+        gone = [r[0] for r in tx.c.execute(
+            "SELECT annotation FROM annotations WHERE project=? AND received_at<?", (project, started))
+            if r[0] not in live_ids]
+        removed = tx.delete_annotations(gone)
+        in_ls = {int(t["id"]): (t.get("data") or {}).get(STATUS_FIELD) for t in tasks}
+        threshold = backend.settings.thresholds.item_agreement
+        for task, ls_status in sorted(in_ls.items()):
+            current = tx.flag(task)
+            status = current[0] if current else OK
+            if ls_status == ADJUDICATED or status == ADJUDICATED:
+                status = ADJUDICATED
+            else:
+                scores = item_agreements(tx.task_effective(task), task)
+                status = NEEDS if scores and min(scores.values()) < threshold else OK
+            scores = item_agreements(tx.task_effective(task), task)
+            worst = min(scores.items(), key=lambda kv: (kv[1], kv[0])) if scores else (None, None)
+            tx.set_flag(project, task, status, control=worst[0], item_agreement=worst[1],
+                        synced=ls_status or OK)
+        tx.c.execute("UPDATE projects SET reconciled_at=? WHERE project=?", (time.time(), project))
+    if project not in backend.views_ready:
+        try:
+            backend.api.ensure_adjudication_view(project)
+            backend.views_ready.add(project)
+        except _ERRORS as exc:
+            log.warning("could not create the adjudication view in project %s: %s", project, exc)
+    return {"project": project, "tasks": len(tasks), "annotations": len(rows), "changed": changed,
+            "removed": len(removed), "problems": problems[:10]}
+
+
+def due_reconciles(backend: Backend) -> list[int]:
+    """Projects asked for by ``/setup`` or never reconciled, not reconciled in the last interval."""
+    if backend.api is None:
+        backend.reconcile_requests.clear()
+        return []
+    now = time.time()
+    wanted = set(backend.reconcile_requests)
+    backend.reconcile_requests.clear()
+    out = []
+    for project in sorted(wanted | set(backend.store.projects())):
+        info = backend.store.project(project) or {}
+        last = max(info.get("reconciled_at") or 0.0, backend.reconcile_attempts.get(project, 0.0))
+        if last == 0.0 or (project in wanted and now - last >= backend.settings.reconcile_interval):
+            backend.reconcile_attempts[project] = now
+            out.append(project)
+    return out
+
+
+def train_due(backend: Backend, now: float | None = None) -> list[int]:
+    """Projects with new labels and ``train_debounce`` seconds of quiet (or 30 s of waiting)."""
+    now = time.time() if now is None else now
+    rows = backend.store.query(
+        "SELECT p.project, p.label_seq, p.label_changed_at, "
+        "(SELECT COALESCE(MAX(m.label_seq), -1) FROM models m WHERE m.project=p.project) "
+        "FROM projects p WHERE p.label_config IS NOT NULL")
+    due = []
+    for project, seq, changed_at, trained in rows:
+        if seq <= trained and changed_at != 0:
+            continue
+        quiet = now - (changed_at or 0) >= backend.settings.train_debounce
+        if quiet or changed_at == 0:
+            due.append(project)
+    return due
+
+
+def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
+    """Retrain every single-choice control of ``project`` under the training lease."""
+    if not backend.store.acquire_lease(project, backend.owner, 300.0):
+        return []
+    out = []
+    try:
+        info = backend.store.project(project) or {}
+        for control in choices_controls(info.get("label_config")):
+            texts, labels, seq = backend.training_data(project, control)
+            model = train_model(control, texts, labels)
+            model.label_seq = seq
+            rev = backend.store.query("SELECT COALESCE(MAX(revision), 0) + 1 FROM models WHERE "
+                                      "project=? AND control=?", (project, control.name))[0][0]
+            model.revision = rev
+            path = backend.store.data_dir / "models" / f"p{project}-{control.name}-r{rev}.pkl"
+            model.save(path)
+            with backend.store.write() as tx:
+                tx.c.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?)",
+                             (project, control.name, rev, str(path), seq, len(labels),
+                              json.dumps(list(model.labels)), time.time()))
+            out.append({"control": control.name, "revision": rev, "n_train": len(labels)})
+        with backend.store.write() as tx:
+            if not out:  # no single-choice control: remember these labels were seen
+                tx.c.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?,?)",
+                             (project, "", 0, None, info.get("label_seq", 0), 0, "[]", time.time()))
+            tx.c.execute("UPDATE projects SET label_changed_at=? WHERE project=? AND "
+                         "label_changed_at=0", (time.time(), project))
+    finally:
+        backend.store.release_lease(project, backend.owner)
+    if out and backend.api is not None:
+        try:
+            refresh_predictions(backend, project)
+        except _ERRORS as exc:
+            log.warning("refreshing predictions of project %s failed: %s", project, exc)
+    return out
+
+
+def refresh_predictions(backend: Backend, project: int) -> dict[str, int]:
+    """Re-score every known task of ``project`` with the current model and write the predictions
+    (model_version = the project's) into Label Studio, so Data Manager scores stay fresh."""
+    backend.ensure_project(project)
+    version = backend.model_version(project)
+    tasks = backend.store.query("SELECT task, data FROM tasks WHERE project=? ORDER BY task",
+                                (project,))
+    if not tasks:
+        return {"created": 0, "updated": 0}
+    preds = backend.predict(project, None, [{"id": t, "data": json.loads(d)} for t, d in tasks])
+    existing = {}
+    for p in backend.api.predictions(project):
+        if p.get("model_version") == version and p.get("task") is not None:
+            existing[int(p["task"])] = p
+    created = updated = 0
+    for (task, _), pred in zip(tasks, preds):
+        old = existing.get(task)
+        if old is None:
+            backend.api.create_prediction(task, pred)
+            created += 1
+        elif (old.get("score") is None or pred["score"] is None
+              or abs(float(old["score"]) - pred["score"]) > 1e-6 or old.get("result") != pred["result"]):
+            backend.api.update_prediction(int(old["id"]), {"score": pred["score"],
+                                                           "result": pred["result"]})
+            updated += 1
+    return {"created": created, "updated": updated}
+
+
+class Worker:
+    """Two daemon threads: Label Studio calls (flags, reconciliation) and training."""
+
+    def __init__(self, backend: Backend, interval: float = 0.5) -> None:
+        self.backend = backend
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for name, fn in (("aqt-sync", self._sync_loop), ("aqt-train", self._train_loop)):
+            t = threading.Thread(target=fn, name=name, daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout)
+
+    def _sync_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                for project in due_reconciles(self.backend):
+                    reconcile(self.backend, project)
+                sync_flags(self.backend)
+            except _ERRORS as exc:
+                log.warning("background sync failed: %s", exc)
+            except Exception:  # noqa: BLE001 - a background thread must not die
+                log.exception("background sync crashed; retrying")
+            self.wake.wait(self.interval)
+            self.wake.clear()
+
+    def _train_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                for project in train_due(self.backend):
+                    train_project(self.backend, project)
+            except _ERRORS as exc:
+                log.warning("background training failed: %s", exc)
+            except Exception:  # noqa: BLE001
+                log.exception("background training crashed; retrying")
+            self.stop_event.wait(max(self.interval, 0.5))
