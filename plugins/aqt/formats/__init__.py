@@ -71,7 +71,8 @@ def detect_format(path: str | Path) -> str:
 
     Prodigy lines carry ``_input_hash`` / ``answer``; a Label Studio JSON export is a list of tasks
     with ``annotations``; JSON_MIN is a list of flat rows with ``annotator`` / ``annotation_id``; a
-    Label Studio CSV has ``annotator`` and ``annotation_id`` columns; anything else is a ``table``.
+    Label Studio CSV has ``id``, ``annotator`` and ``annotation_id`` columns (and no ``item``);
+    anything else is a ``table``.
     Raises :class:`aqt.errors.FormatError` for empty files and binary data that is not Parquet.
     """
     p = check_file(path)
@@ -103,9 +104,15 @@ def detect_format(path: str | Path) -> str:
     text = stripped.decode("utf-8", "replace").splitlines()[0]
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
     columns = next(csv.reader([text], delimiter=delimiter), [])
-    if "annotator" in columns and "annotation_id" in columns:
+    if _is_flat_labelstudio(columns):
         return "labelstudio-csv"
     return "table"
+
+
+def _is_flat_labelstudio(columns) -> bool:
+    """Label Studio's flat rows: ``id`` (the task), ``annotator`` and ``annotation_id``; a table
+    written by :func:`write_table` also has the last two, but ``item`` instead of ``id``."""
+    return {"id", "annotator", "annotation_id"} <= set(columns) and "item" not in columns
 
 
 def _detect_json_list(p: Path) -> str:
@@ -130,7 +137,7 @@ def _detect_json_list(p: Path) -> str:
         return "labelstudio"
     if "_input_hash" in first or "answer" in first:
         return "prodigy"
-    if "annotator" in first and ("annotation_id" in first or "id" in first):
+    if _is_flat_labelstudio(first):
         return "labelstudio-min"
     return "table"
 

@@ -57,14 +57,15 @@ def read_head(path: Path, size: int = 65536) -> bytes:
 
 
 def looks_binary(head: bytes) -> bool:
-    """True for data that is not UTF-8 text (NUL bytes or undecodable bytes in the head)."""
+    """True for data that is not text: NUL bytes, or many control bytes (text in another
+    encoding than UTF-8 is still text; :func:`read_text` names the line to fix)."""
     if b"\x00" in head:
         return True
     try:
         head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the end of the head is fine
-        return exc.start < len(head) - 4
+    except UnicodeDecodeError:
+        controls = sum(1 for b in head if b < 9 or 13 < b < 32 or b == 127)
+        return controls > len(head) // 20
     return False
 
 
