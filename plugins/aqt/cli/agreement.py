@@ -18,15 +18,19 @@ class _Progress:
     """``progress(bytes_read, total_bytes)`` for the readers, drawn as a click progress bar on
     stderr. Only used when stderr is a terminal; the bar opens on the first call."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, file: Any = None) -> None:
         self.label = label
+        self.file = file
         self.bar: Any = None
         self.done = 0
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
             self.bar = click.progressbar(
-                length=max(int(total), 1), label=self.label, file=sys.stderr, show_eta=True
+                length=max(int(total), 1),
+                label=self.label,
+                file=self.file if self.file is not None else sys.stderr,
+                show_eta=True,
             )
             self.bar.__enter__()
         if total and total != self.bar.length:
@@ -44,7 +48,7 @@ class _Progress:
 
 def _stderr_is_terminal() -> bool:
     try:
-        return click.get_text_stream("stderr").isatty()
+        return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 

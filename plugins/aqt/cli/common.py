@@ -42,7 +42,10 @@ class AqtCommand(click.Command):
         except click.UsageError as exc:
             ctx = exc.ctx
             path = ctx.command_path if ctx is not None else (info_name or self.name or "aqt")
-            raise UsageError(exc.format_message().rstrip("."), fix=f"See '{path} --help'.") from exc
+            message = exc.format_message().strip()
+            if not message.endswith((".", "?", "!")):
+                message += "."
+            raise UsageError(message, fix=f"See '{path} --help'.") from exc
 
 
 def parse_categories(
@@ -132,6 +135,16 @@ def agreement_options(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _readable_by_others(path: Path) -> None:
+    """Give the report the permissions of a normally created file (the atomic write's temp file
+    is private, 0600); the report is meant to be shared or served."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def emit_agreement(
     report_dict: Mapping[str, Any],
     *,
@@ -152,6 +165,7 @@ def emit_agreement(
     if html is not None:
         try:
             atomic_write_text(html, render_html(report_dict))
+            _readable_by_others(Path(html))
         except OSError as exc:
             from aqt.errors import InputError
 
