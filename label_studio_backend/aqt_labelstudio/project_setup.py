@@ -1,0 +1,272 @@
+"""Wire a Label Studio project to the aqt backend, idempotently (``aqt ls connect``).
+
+What a connected project has, exactly once each:
+
+- the ML backend titled ``aqt`` at the backend URL;
+- one webhook at ``<backend>/webhook`` sending ``ANNOTATION_CREATED``, ``ANNOTATION_UPDATED`` and
+  ``ANNOTATIONS_DELETED`` with the header ``X-Aqt-Secret``. Label Studio creates a webhook at that
+  same URL for every ML backend it connects (all events, no auth, unless one exists there already);
+  aqt adopts that webhook and sets the secret and the actions on it, so the backend gets each event
+  once and never without the secret;
+- ``sampling = "Uncertainty sampling"`` (accepted through the API in Community, though its UI shows
+  the option as Enterprise-only) and, if asked, ``maximum_annotations``;
+- the Data Manager views in :data:`VIEWS`.
+
+Running it again changes nothing; duplicates (same backend URL, same webhook URL, same view title)
+left by earlier tools are removed so one of each remains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from aqt.errors import UsageError
+
+from aqt_labelstudio.client import LabelStudioClient
+
+__all__ = [
+    "BACKEND_TITLE",
+    "SECRET_HEADER",
+    "WEBHOOK_ACTIONS",
+    "STATUS_FIELD",
+    "NEEDS_ADJUDICATION",
+    "NEEDS_ADJUDICATION_VIEW",
+    "SELECTION_REVIEW_VIEW",
+    "VIEWS",
+    "ConnectResult",
+    "connect_project",
+    "webhook_url",
+]
+
+BACKEND_TITLE = "aqt"
+SECRET_HEADER = "X-Aqt-Secret"
+WEBHOOK_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED")
+UNCERTAINTY_SAMPLING = "Uncertainty sampling"
+
+#: task data field the backend sets on low-agreement tasks; Data Manager filters on it
+STATUS_FIELD = "aqt_status"
+NEEDS_ADJUDICATION = "needs_adjudication"
+
+NEEDS_ADJUDICATION_VIEW = "aqt: needs adjudication"
+SELECTION_REVIEW_VIEW = "aqt: selection review"
+
+#: view title -> Data Manager view data (filters and ordering), as Label Studio stores them
+VIEWS: dict[str, dict[str, Any]] = {
+    NEEDS_ADJUDICATION_VIEW: {
+        "title": NEEDS_ADJUDICATION_VIEW,
+        "filters": {
+            "conjunction": "and",
+            "items": [
+                {
+                    "filter": f"filter:tasks:data.{STATUS_FIELD}",
+                    "operator": "equal",
+                    "type": "String",
+                    "value": NEEDS_ADJUDICATION,
+                }
+            ],
+        },
+        "ordering": ["tasks:id"],
+    },
+    # tasks not yet complete, least confident prediction first (ascending score = uncertainty)
+    SELECTION_REVIEW_VIEW: {
+        "title": SELECTION_REVIEW_VIEW,
+        "filters": {
+            "conjunction": "and",
+            "items": [
+                {
+                    "filter": "filter:tasks:completed_at",
+                    "operator": "empty",
+                    "type": "Datetime",
+                    "value": True,
+                }
+            ],
+        },
+        "ordering": ["tasks:predictions_score"],
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectResult:
+    """What :func:`connect_project` found and did; ``changes`` lists ``(thing, action)`` pairs
+    with action ``created``, ``updated``, ``deleted duplicate`` or ``unchanged``."""
+
+    project: int
+    ml_backend: int
+    webhook: int
+    views: Mapping[str, int]
+    changes: tuple[tuple[str, str], ...]
+
+    @property
+    def changed(self) -> bool:
+        return any(action != "unchanged" for _, action in self.changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "ml_backend": self.ml_backend,
+            "webhook": self.webhook,
+            "views": dict(sorted(self.views.items())),
+            "changes": [list(c) for c in self.changes],
+        }
+
+
+def webhook_url(backend_url: str) -> str:
+    """The URL Label Studio uses for an ML backend's webhook: ``<backend>/webhook``."""
+    return backend_url.rstrip("/") + "/webhook"
+
+
+def _norm_url(url: str) -> str:
+    return (url or "").strip().rstrip("/")
+
+
+def connect_project(
+    client: LabelStudioClient,
+    project_id: int,
+    backend_url: str,
+    *,
+    annotations_per_task: int | None = None,
+    webhook_secret: str | None = None,
+) -> ConnectResult:
+    """Register the aqt backend, its webhook, uncertainty sampling and the views on a project.
+
+    Parameters
+    ----------
+    client
+        A connected client whose user may change the project.
+    project_id
+        The Label Studio project.
+    backend_url
+        Where Label Studio reaches the aqt backend (as seen from the Label Studio server).
+    annotations_per_task
+        Sets ``maximum_annotations`` (annotators per task) when given.
+    webhook_secret
+        Value of the ``X-Aqt-Secret`` header on the webhook; ``None`` removes that header.
+    """
+    backend_url = _norm_url(backend_url)
+    if not backend_url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"The backend URL {backend_url!r} has no http:// or https:// scheme.",
+            fix="Pass the address Label Studio reaches the aqt backend at, e.g. "
+            "--backend-url http://localhost:9090.",
+        )
+    if annotations_per_task is not None and annotations_per_task < 1:
+        raise UsageError(
+            f"--annotations-per-task must be at least 1, got {annotations_per_task}.",
+            fix="Pass the number of annotators each task should get, e.g. 3.",
+        )
+    project = client.project(project_id)
+    changes: list[tuple[str, str]] = []
+    ml_id = _ensure_ml_backend(client, project_id, backend_url, changes)
+    hook_id = _ensure_webhook(client, project_id, backend_url, webhook_secret, changes)
+    _ensure_settings(client, project, annotations_per_task, changes)
+    views = {title: _ensure_view(client, project_id, title, data, changes)
+             for title, data in VIEWS.items()}
+    return ConnectResult(int(project_id), ml_id, hook_id, views, tuple(changes))
+
+
+def _ensure_ml_backend(client: LabelStudioClient, project_id: int, url: str,
+                       changes: list[tuple[str, str]]) -> int:
+    ours = [m for m in client.ml_backends(project_id)
+            if _norm_url(m.get("url", "")) == url or m.get("title") == BACKEND_TITLE]
+    ours.sort(key=lambda m: (_norm_url(m.get("url", "")) != url, m["id"]))
+    if not ours:
+        created = client.create_ml_backend(project_id, url, title=BACKEND_TITLE,
+                                           is_interactive=False)
+        changes.append((f"ML backend {created['id']} ({url})", "created"))
+        return int(created["id"])
+    keep, *extra = ours
+    for m in extra:
+        client.delete_ml_backend(m["id"])
+        changes.append((f"ML backend {m['id']} ({m.get('url')})", "deleted duplicate"))
+    if _norm_url(keep.get("url", "")) != url or keep.get("title") != BACKEND_TITLE:
+        client.update_ml_backend(keep["id"], project_id, url, title=BACKEND_TITLE)
+        changes.append((f"ML backend {keep['id']} ({url})", "updated"))
+    else:
+        changes.append((f"ML backend {keep['id']} ({url})", "unchanged"))
+    return int(keep["id"])
+
+
+def _ensure_webhook(client: LabelStudioClient, project_id: int, backend_url: str,
+                    secret: str | None, changes: list[tuple[str, str]]) -> int:
+    url = webhook_url(backend_url)
+    ours = [w for w in client.webhooks(project_id) if _norm_url(w.get("url", "")) == url]
+
+    def wanted_headers(current: Mapping[str, str]) -> dict[str, str]:
+        headers = {k: v for k, v in (current or {}).items() if k.lower() != SECRET_HEADER.lower()}
+        if secret:
+            headers[SECRET_HEADER] = secret
+        return headers
+
+    if not ours:
+        created = client.create_webhook(project_id, url, actions=WEBHOOK_ACTIONS,
+                                        headers=wanted_headers({}))
+        changes.append((f"webhook {created['id']} ({url})", "created"))
+        return int(created["id"])
+    keep, *extra = ours
+    for w in extra:
+        client.delete_webhook(w["id"])
+        changes.append((f"webhook {w['id']} ({url})", "deleted duplicate"))
+    desired = {
+        "url": url,
+        "actions": sorted(WEBHOOK_ACTIONS),
+        "send_for_all_actions": False,
+        "send_payload": True,
+        "is_active": True,
+        "headers": wanted_headers(keep.get("headers") or {}),
+    }
+    current = {k: keep.get(k) for k in desired}
+    current["actions"] = sorted(current["actions"] or [])
+    current["headers"] = current["headers"] or {}
+    if current != desired:
+        client.update_webhook(keep["id"], project=int(project_id), **desired)
+        changes.append((f"webhook {keep['id']} ({url})", "updated"))
+    else:
+        changes.append((f"webhook {keep['id']} ({url})", "unchanged"))
+    return int(keep["id"])
+
+
+def _ensure_settings(client: LabelStudioClient, project: Mapping[str, Any],
+                     annotations_per_task: int | None, changes: list[tuple[str, str]]) -> None:
+    desired: dict[str, Any] = {"sampling": UNCERTAINTY_SAMPLING}
+    if annotations_per_task is not None:
+        desired["maximum_annotations"] = int(annotations_per_task)
+    patch = {k: v for k, v in desired.items() if project.get(k) != v}
+    label = ", ".join(f"{k}={v!r}" for k, v in desired.items())
+    if patch:
+        client.update_project(project["id"], **patch)
+        changes.append((f"project {project['id']} settings ({label})", "updated"))
+    else:
+        changes.append((f"project {project['id']} settings ({label})", "unchanged"))
+
+
+def _view_key(data: Mapping[str, Any]) -> tuple:
+    filters = data.get("filters") or {}
+    items = [
+        (i.get("filter"), i.get("operator"), i.get("type"), repr(i.get("value")))
+        for i in filters.get("items") or []
+    ]
+    return (data.get("title"), filters.get("conjunction"), sorted(items),
+            list(data.get("ordering") or []))
+
+
+def _ensure_view(client: LabelStudioClient, project_id: int, title: str, data: dict[str, Any],
+                 changes: list[tuple[str, str]]) -> int:
+    ours = [v for v in client.views(project_id) if (v.get("data") or {}).get("title") == title]
+    if not ours:
+        created = client.create_view(project_id, data)
+        changes.append((f"view {created['id']} {title!r}", "created"))
+        return int(created["id"])
+    keep, *extra = ours
+    for v in extra:
+        client.delete_view(v["id"])
+        changes.append((f"view {v['id']} {title!r}", "deleted duplicate"))
+    existing = dict(keep.get("data") or {})
+    if _view_key(existing) != _view_key(data):
+        client.update_view(keep["id"], project_id, {**existing, **data})
+        changes.append((f"view {keep['id']} {title!r}", "updated"))
+    else:
+        changes.append((f"view {keep['id']} {title!r}", "unchanged"))
+    return int(keep["id"])
