@@ -7,58 +7,19 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from prodigy_standin.harness import (SimulatedAnnotator, db_out, load_prodigy,  # noqa: F401
-                                     prodigy_home)
+from prodigy_standin.harness import db_out, fresh_home, load_prodigy
 
 prodigy = load_prodigy()
-from prodigy.components.db import connect  # noqa: E402
-from prodigy.components.stream import get_stream  # noqa: E402
-from prodigy.core import Arg, Controller, recipe  # noqa: E402
-
-from aqt.cli import cli  # noqa: E402
-from aqt_prodigy.iaa import iaa  # noqa: E402
-
-LABELS = ["NEG", "NEU", "POS"]
-N_ITEMS = 30
+from aqt.cli import cli
+from aqt_prodigy.iaa import iaa
+from prodigy.components.db import connect
+from prodigy_standin.scenarios import N_ITEMS, label_dataset
 
 
-@recipe("test.sentiment", dataset=Arg(help="Dataset to save answers to"),
-        overlap=Arg("--overlap", help="Everyone sees every task"))
-def sentiment(dataset: str, overlap: bool = True) -> dict:
-    """Label sentiment with one choice per text (a textcat.manual-style recipe for the tests)."""
-    tasks = [{"text": f"review number {i}", "meta": {"i": i},
-              "options": [{"id": lab, "text": lab} for lab in LABELS]} for i in range(N_ITEMS)]
-    return {"dataset": dataset, "stream": get_stream(tasks), "view_id": "choice",
-            "config": {"feed_overlap": overlap, "choice_style": "single", "batch_size": 4}}
+@pytest.fixture
+def prodigy_home(tmp_path, monkeypatch):
+    return fresh_home(tmp_path, monkeypatch)
 
-
-def truth(i: int) -> str:
-    return LABELS[(i * 7) % 3]
-
-
-def alice(task):
-    return {"answer": "accept", "accept": [truth(task["meta"]["i"])]}
-
-
-def bob(task):
-    i = task["meta"]["i"]
-    return {"answer": "accept", "accept": [LABELS[(i + 1) % 3] if i % 4 == 0 else truth(i)]}
-
-
-def carol(task):
-    i = task["meta"]["i"]
-    if i % 10 == 9:
-        return "ignore"
-    return {"answer": "accept", "accept": [LABELS[(i + 2) % 3] if i % 5 == 0 else truth(i)]}
-
-
-ANNOTATORS = {"alice": alice, "bob": bob, "carol": carol}
-
-
-def label_dataset(dataset: str = "sentiment") -> None:
-    ctrl = Controller.from_components("test.sentiment", sentiment(dataset))
-    for name, respond in ANNOTATORS.items():
-        SimulatedAnnotator(name, respond).annotate(ctrl)
 
 
 def run_iaa(capsys, *args, **kwargs) -> str:

@@ -5,17 +5,29 @@ from __future__ import annotations
 import json
 
 import pytest
-from prodigy_standin.harness import SimulatedAnnotator, load_prodigy, prodigy_home  # noqa: F401
+from prodigy_standin.harness import SimulatedAnnotator, fresh_home, load_prodigy
 
 prodigy = load_prodigy()
-from prodigy.components.db import connect  # noqa: E402
-from prodigy.components.loaders import JSONL  # noqa: E402
-from prodigy.components.stream import Stream, get_stream  # noqa: E402
-from prodigy.core import Arg, Controller  # noqa: E402
-from prodigy.util import (ANNOTATOR_ID_ATTR, INPUT_HASH_ATTR, SESSION_ID_ATTR,  # noqa: E402
-                          TASK_HASH_ATTR, set_hashes, split_string)
+from prodigy.components.db import connect
+from prodigy.components.loaders import JSONL
+from prodigy.components.stream import Stream, get_stream
+from prodigy.core import Arg, Controller
+from prodigy.util import (
+    ANNOTATOR_ID_ATTR,
+    INPUT_HASH_ATTR,
+    SESSION_ID_ATTR,
+    TASK_HASH_ATTR,
+    set_hashes,
+    split_string,
+)
 
 TASKS = [{"text": f"text {i}", "meta": {"i": i}} for i in range(25)]
+
+
+@pytest.fixture
+def prodigy_home(tmp_path, monkeypatch):
+    return fresh_home(tmp_path, monkeypatch)
+
 
 
 def make_components(dataset="ds", tasks=TASKS, calls=None, **config):

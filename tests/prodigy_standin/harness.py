@@ -24,16 +24,16 @@ __all__ = [
     "STANDIN_DIR",
     "SimulatedAnnotator",
     "db_out",
+    "fresh_home",
     "load_prodigy",
-    "prodigy_home",
     "python_path",
     "uses_standin",
 ]
 
 
-@pytest.fixture
-def prodigy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh Prodigy home (and database) per test; the working directory is the test's tmp dir."""
+def fresh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh Prodigy home (and database) for one test, used by each test module's fixture;
+    the working directory becomes the test's tmp dir."""
     home = tmp_path / "prodigy-home"
     monkeypatch.setenv("PRODIGY_HOME", str(home))
     monkeypatch.delenv("PRODIGY_ALLOWED_SESSIONS", raising=False)
