@@ -103,6 +103,10 @@ def compute_coefficients(
     values : (q,) numeric category values (interval and ratio levels)
     labels : category labels, only used in messages
     """
+    n_g = st.n_gk.sum(1)
+    if (n_g == 0).any():  # annotators without judgements (e.g. in a bootstrap resample) drop out
+        st = Stats(st.n_r, st.C, st.P, st.n_gk[n_g > 0], st.used)
+        n_g = n_g[n_g > 0]
     q, G = st.q, st.n_annotators
     n1 = int(st.n_r[1:].sum())
     n2 = int(st.n_r[2:].sum())
@@ -137,7 +141,6 @@ def compute_coefficients(
     out["gwet_ac1"] = _chance(pa_id, pe_ac1, "AC1")
     out["gwet_ac2"] = _chance(pa, pe_ac, "AC2")
     out["brennan_prediger"] = _chance(pa, sw / q**2, "Brennan-Prediger")
-    n_g = st.n_gk.sum(1)
     pgk = st.n_gk / n_g[:, None]
     pbar = pgk.mean(0)
     s2 = (pgk.T @ pgk - G * np.outer(pbar, pbar)) / (G - 1.0)
