@@ -152,6 +152,8 @@ def _one_control(table: Any) -> list[Any]:
 
 
 def _as_label_set(value: Any) -> frozenset[str]:
+    if type(value) is frozenset:  # the canonical form aqt.records produces
+        return value
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"expected a set of labels, got {truncate([value], 1)}")
     return frozenset(str(v) for v in value)

@@ -55,6 +55,11 @@ TokenSource = Mapping[str, Sequence[Any]] | Callable[[str], Iterable[Any]] | Non
 
 
 def _as_spans(value: Any) -> tuple[Span, ...]:
+    if type(value) is tuple and all(type(s) is Span for s in value):  # aqt.records' form
+        for s in value:
+            if s.start < 0 or s.end < s.start:
+                raise ValueError(f"span {tuple(s)!r} has end < start or a negative start")
+        return value if list(value) == sorted(value) else tuple(sorted(value))
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"expected a sequence of spans, got {truncate([value], 1)}")
     spans = []
@@ -70,13 +75,16 @@ def _as_spans(value: Any) -> tuple[Span, ...]:
     return tuple(sorted(spans))
 
 
-def _overlaps(a: Span, b: Span) -> bool:
-    return max(a.start, b.start) < min(a.end, b.end) or (a.start, a.end) == (b.start, b.end)
-
-
 def _max_matching(left: Sequence[Span], right: Sequence[Span]) -> int:
-    """Size of a maximum one-to-one matching of overlapping spans (Kuhn's augmenting paths)."""
-    adj = [[j for j, r in enumerate(right) if _overlaps(s, r)] for s in left]
+    """Size of a maximum one-to-one matching of overlapping spans (Kuhn's augmenting paths).
+
+    Two spans overlap when they share a character or have identical ranges (zero-length spans).
+    """
+    ranges = [(r.start, r.end) for r in right]
+    adj = [
+        [j for j, (rs, re_) in enumerate(ranges) if (s < re_ and rs < e) or (s == rs and e == re_)]
+        for s, e, _label in left
+    ]
     match_right = [-1] * len(right)
     size = 0
     for root in range(len(left)):
@@ -115,11 +123,16 @@ def span_f1_counts(a: Sequence[Span], b: Sequence[Span]) -> dict[str, tuple[int,
     >>> span_f1_counts(a, b)
     {'LOC': (0, 1, 1, 1), 'PER': (1, 1, 1, 1)}
     """
-    labels = sorted({s.label for s in a} | {s.label for s in b}, key=natural_key)
+    by_label: dict[str, tuple[list[Span], list[Span]]] = {}
+    for side, spans in enumerate((a, b)):
+        for s in spans:
+            by_label.setdefault(s.label, ([], []))[side].append(s)
     out = {}
-    for label in labels:
-        la = sorted(s for s in a if s.label == label)
-        lb = sorted(s for s in b if s.label == label)
+    for label in sorted(by_label, key=natural_key):
+        la, lb = (sorted(x) for x in by_label[label])
+        if la == lb:  # identical annotations: every span matches both ways
+            out[label] = (len(la), len(la), len(la), len(lb))
+            continue
         exact = sum((Counter(la) & Counter(lb)).values())
         out[label] = (exact, _max_matching(la, lb), len(la), len(lb))
     return out
