@@ -266,3 +266,12 @@ def test_several_controls_must_be_narrowed_down():
     with pytest.raises(AqtError, match="--control"):
         set_agreement(t)
     assert set_agreement(t.select_control("tags")) == set_agreement(table(HAND))
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import aqt.agreement.sets as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 5 and result.failed == 0

@@ -375,3 +375,12 @@ def test_several_controls_must_be_narrowed_down():
     with pytest.raises(AqtError, match="--control"):
         span_agreement(t)
     assert span_agreement(t.select_control("ner")) == span_agreement(table(EXAMPLE))
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    import aqt.agreement.spans as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 4 and result.failed == 0
