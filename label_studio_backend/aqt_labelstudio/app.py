@@ -108,7 +108,7 @@ async def _json_body(request: Request) -> Any:
                          fix="Send the JSON body Label Studio sends.")
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting
         raise InputError(f"The request body is not valid JSON ({str(exc)[:80]}).",
                          fix="Send a JSON object with Content-Type: application/json.") from None
 

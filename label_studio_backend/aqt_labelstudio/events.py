@@ -51,10 +51,10 @@ def as_int(value: Any, where: str) -> int:
     """``value`` as an int (ints and digit strings), else an InputError naming ``where``."""
     if isinstance(value, bool):
         value = None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+        value = int(value.strip())
+    if isinstance(value, int) and 0 <= value < 2**63:
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
     raise InputError(f"{where} must be an integer id, got {str(value)[:60]!r}.", fix=_FIX)
 
 
@@ -135,6 +135,17 @@ def annotation_row(ann: Mapping[str, Any], task: Mapping[str, Any] | None, proje
 
 def parse_webhook(body: Any) -> WebhookEvent:
     """Check a webhook body and turn it into a :class:`WebhookEvent`."""
+    try:
+        return _parse_webhook(body)
+    except AqtError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        # a shape none of the checks above foresaw: still the sender's fault, never a 500
+        raise InputError(f"The webhook body is malformed ({type(exc).__name__}: {str(exc)[:80]}).",
+                         fix=_FIX) from None
+
+
+def _parse_webhook(body: Any) -> WebhookEvent:
     body = _obj(body, "The webhook body")
     action = body.get("action")
     if not isinstance(action, str) or not action:
@@ -155,14 +166,17 @@ def parse_webhook(body: Any) -> WebhookEvent:
             anns, tasks = [anns], [tasks]
         if not isinstance(tasks, list):
             tasks = [tasks] * len(anns)
-        by_id = {t.get("id"): t for t in tasks if isinstance(t, Mapping)}
+        by_id = {t.get("id"): t for t in tasks
+                 if isinstance(t, Mapping) and isinstance(t.get("id"), int)}
         rows, task_data, meta = [], [], {}
         for i, ann in enumerate(anns):
             where = "annotation" if len(anns) == 1 else f"annotation[{i}]"
             ann = _obj(ann, where)
             if pid is None:
                 pid = project_id(ann.get("project"), f"{where}.project")
-            task = by_id.get(ann.get("task")) or (tasks[i] if i < len(tasks) else None)
+            ref = ann.get("task")
+            task = (by_id.get(ref) if isinstance(ref, int) else None) or (
+                tasks[i] if i < len(tasks) else None)
             row = annotation_row(ann, task if isinstance(task, Mapping) else None, pid,
                                  label_config, where)
             rows.append(row)
