@@ -161,6 +161,23 @@ def test_alpha_with_nltk_distance_matches_nltk_entirely(seed):
     assert set_alpha(table(rows), "masi") == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_nominal_distance_matches_krippendorff_package(seed):
+    # with a 0/1 distance, set alpha is nominal alpha over the distinct sets as categories
+    import krippendorff
+
+    rng = np.random.default_rng(200 + seed)
+    rows = random_rows(rng, n_items=60, n_annotators=6, labels="abc", p_missing=0.4)
+    distinct = sorted({frozenset(v) for _, _, v in rows}, key=sorted)
+    code = {v: k for k, v in enumerate(distinct)}
+    data = np.full((6, 60), np.nan)
+    for i, a, v in rows:
+        data[int(a[1:]), int(i[1:])] = code[frozenset(v)]
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    got = set_alpha(table(rows), lambda a, b: float(a != b))
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
 # ---------------------------------------------------------------- properties
 
 rows_strategy = st.lists(
