@@ -129,7 +129,7 @@ def test_review_tasks_carry_versions_with_sessions(prodigy_home, tmp_path):
     assert {s for v in versions for s in v["sessions"]} == {f"sentiment-{n}" for n in given}
     for v in versions:
         assert {given[s.split("-", 1)[1]] for s in v["sessions"]} == set(v["accept"])
-    majority = max(set(given.values()), key=lambda lab: (list(given.values()).count(lab)))
+    majority = max(set(given.values()), key=lambda lab: list(given.values()).count(lab))
     assert task["accept"] == versions[0]["accept"]
     assert list(given.values()).count(task["accept"][0]) == list(given.values()).count(majority)
     plain, _ = start(tmp_path / "log.jsonl", layout="review")
@@ -147,8 +147,9 @@ def test_reject_needs_a_reason_and_drops_the_item(prodigy_home, tmp_path):
     assert AdjudicationLog(log).read() == []
     retry = ctrl.get_questions(session_id=sid)[0]
     assert retry["_task_hash"] == task["_task_hash"]
-    ctrl.receive_answers([dict(retry, answer="reject", aqt_reason="text is not a review")],
-                         session_id=sid)
+    ctrl.receive_answers(
+        [dict(retry, answer="reject", aqt_reason="text is not a review")], session_id=sid
+    )
     (decision,) = AdjudicationLog(log).read()
     assert decision.outcome == "reject" and decision.decision is None
     assert decision.reason == "text is not a review"
@@ -159,8 +160,9 @@ def test_choice_accept_needs_exactly_one_option(prodigy_home, tmp_path):
     _, ctrl = start(tmp_path / "log.jsonl", only_disagreements=True)
     sid = ctrl.get_session_name("lead")
     task = ctrl.get_questions(session_id=sid)[0]
-    result = ctrl.receive_answers([dict(task, answer="accept", accept=["NEG", "POS"])],
-                                  session_id=sid)
+    result = ctrl.receive_answers(
+        [dict(task, answer="accept", accept=["NEG", "POS"])], session_id=sid
+    )
     assert "exactly one option" in result["errors"][0]["message"]
 
 
@@ -170,8 +172,9 @@ def test_a_decision_logged_but_not_saved_is_saved_on_restart(prodigy_home, tmp_p
     comps, ctrl = start(log, only_disagreements=True)
     task = ctrl.get_questions(session_id=ctrl.get_session_name("lead"))[0]
     answer = dict(lead(task), **{k: v for k, v in task.items() if k not in ("accept",)})
-    answer.update(lead(task), _session_id="final-lead", _annotator_id="final-lead",
-                  _timestamp=1_700_000_000)
+    answer.update(
+        lead(task), _session_id="final-lead", _annotator_id="final-lead", _timestamp=1_700_000_000
+    )
     comps["before_db"]([answer])  # the log line is written, then the process dies
     assert connect().get_dataset_examples("final") == []
     _, ctrl2 = start(log, only_disagreements=True)
@@ -194,8 +197,16 @@ def test_guideline_version_is_stored_with_each_decision(prodigy_home, tmp_path):
     decisions = AdjudicationLog(log).read()
     assert len(decisions) == 3 and {d.guideline_version for d in decisions} == {"2.1"}
     line = json.loads(log.read_text().splitlines()[0])
-    assert set(line) >= {"item", "versions_seen", "decision", "reason", "adjudicator", "time",
-                         "guideline_version", "guideline_note"}
+    assert set(line) >= {
+        "item",
+        "versions_seen",
+        "decision",
+        "reason",
+        "adjudicator",
+        "time",
+        "guideline_version",
+        "guideline_note",
+    }
     assert isinstance(line["time"], int)
 
 
@@ -205,19 +216,31 @@ def test_min_annotators_holds_back_items_with_fewer_answers(prodigy_home, tmp_pa
     person = SimulatedAnnotator("lead", lead)
     person.annotate(ctrl)
     ignored_by_carol = {i for i in range(N_ITEMS) if answer_of("carol", i) is None}
-    assert sorted(item_of(t) for t in person.seen) == sorted(
-        set(range(N_ITEMS)) - ignored_by_carol)
+    assert sorted(item_of(t) for t in person.seen) == sorted(set(range(N_ITEMS)) - ignored_by_carol)
 
 
 SPAN_TEXT = "Alice met Bob in Paris"
-TOKENS = [{"text": w, "start": SPAN_TEXT.index(w), "end": SPAN_TEXT.index(w) + len(w), "id": k,
-           "ws": True} for k, w in enumerate(SPAN_TEXT.split())]
+TOKENS = [
+    {
+        "text": w,
+        "start": SPAN_TEXT.index(w),
+        "end": SPAN_TEXT.index(w) + len(w),
+        "id": k,
+        "ws": True,
+    }
+    for k, w in enumerate(SPAN_TEXT.split())
+]
 
 
 def span(word: str, label: str) -> dict:
     k = SPAN_TEXT.split().index(word)
-    return {"start": TOKENS[k]["start"], "end": TOKENS[k]["end"], "token_start": k,
-            "token_end": k, "label": label}
+    return {
+        "start": TOKENS[k]["start"],
+        "end": TOKENS[k]["end"],
+        "token_start": k,
+        "token_end": k,
+        "label": label,
+    }
 
 
 def test_spans_adjudication_with_an_edited_answer(prodigy_home, tmp_path):
@@ -228,10 +251,22 @@ def test_spans_adjudication_with_an_edited_answer(prodigy_home, tmp_path):
         "b": [span("Alice", "PER"), span("Paris", "LOC")],
         "c": [span("Alice", "PER"), span("Bob", "PER")],
     }
-    db.add_examples([{"text": SPAN_TEXT, "tokens": TOKENS, "spans": spans, "answer": "accept",
-                      "_view_id": "ner_manual", "_session_id": f"ner-{n}",
-                      "_annotator_id": f"ner-{n}", "_timestamp": 1_700_000_000}
-                     for n, spans in answers.items()], datasets=["ner"])
+    db.add_examples(
+        [
+            {
+                "text": SPAN_TEXT,
+                "tokens": TOKENS,
+                "spans": spans,
+                "answer": "accept",
+                "_view_id": "ner_manual",
+                "_session_id": f"ner-{n}",
+                "_annotator_id": f"ner-{n}",
+                "_timestamp": 1_700_000_000,
+            }
+            for n, spans in answers.items()
+        ],
+        datasets=["ner"],
+    )
     log = tmp_path / "log.jsonl"
     comps = adjudicate("ner_final", "ner", log=str(log))
     assert comps["config"]["labels"] == ["LOC", "PER"]
@@ -247,8 +282,11 @@ def test_spans_adjudication_with_an_edited_answer(prodigy_home, tmp_path):
     assert decision.extra["edited"] is True and len(decision.decision) == 3
     table = read_prodigy_jsonl(db_out("ner_final", tmp_path / "out.jsonl"), dataset="ner_final")
     (record,) = table.records
-    assert [(s.start, s.end, s.label) for s in record.value] == [(0, 5, "PER"), (10, 13, "PER"),
-                                                                 (17, 22, "LOC")]
+    assert [(s.start, s.end, s.label) for s in record.value] == [
+        (0, 5, "PER"),
+        (10, 13, "PER"),
+        (17, 22, "LOC"),
+    ]
 
 
 def test_errors_are_messages_with_a_fix(prodigy_home, tmp_path, capsys):
@@ -259,8 +297,18 @@ def test_errors_are_messages_with_a_fix(prodigy_home, tmp_path, capsys):
     assert "sentiment_adjudicated" in " ".join(capsys.readouterr().out.split())
     db = connect()
     db.add_dataset("binary")
-    db.add_examples([{"text": "t", "label": "X", "answer": "accept", "_view_id": "classification",
-                      "_session_id": "binary-a"}], datasets=["binary"])
+    db.add_examples(
+        [
+            {
+                "text": "t",
+                "label": "X",
+                "answer": "accept",
+                "_view_id": "classification",
+                "_session_id": "binary-a",
+            }
+        ],
+        datasets=["binary"],
+    )
     with pytest.raises(SystemExit):
         adjudicate("out", "binary", log=str(tmp_path / "l.jsonl"))
     out = " ".join(capsys.readouterr().out.split())

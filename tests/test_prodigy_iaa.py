@@ -21,7 +21,6 @@ def prodigy_home(tmp_path, monkeypatch):
     return fresh_home(tmp_path, monkeypatch)
 
 
-
 def run_iaa(capsys, *args, **kwargs) -> str:
     capsys.readouterr()
     result = iaa(*args, **kwargs)
@@ -55,11 +54,29 @@ def test_iaa_options_match_the_cli(prodigy_home, tmp_path, capsys):
     label_dataset()
     export = db_out("sentiment", tmp_path / "sentiment.jsonl")
     html = tmp_path / "report.html"
-    md = run_iaa(capsys, "sentiment", level="ordinal", weights="linear",
-                 categories="NEG,NEU,POS", md_out=True, html=str(html))
-    cli_result = CliRunner().invoke(cli, ["agreement", str(export), "--level", "ordinal",
-                                          "--weights", "linear", "--categories", "NEG,NEU,POS",
-                                          "--md"])
+    md = run_iaa(
+        capsys,
+        "sentiment",
+        level="ordinal",
+        weights="linear",
+        categories="NEG,NEU,POS",
+        md_out=True,
+        html=str(html),
+    )
+    cli_result = CliRunner().invoke(
+        cli,
+        [
+            "agreement",
+            str(export),
+            "--level",
+            "ordinal",
+            "--weights",
+            "linear",
+            "--categories",
+            "NEG,NEU,POS",
+            "--md",
+        ],
+    )
     assert cli_result.exit_code == 0, cli_result.output
     assert md == cli_result.stdout
     assert html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
@@ -77,9 +94,19 @@ def test_iaa_names_the_annotators_like_metric_iaa(prodigy_home, capsys):
 def test_mixed_interfaces_get_a_message_naming_them(prodigy_home, capsys):
     label_dataset()
     db = connect()
-    db.add_examples([{"text": "review number 1", "label": "POS", "answer": "accept",
-                      "_view_id": "classification", "_session_id": "sentiment-dave",
-                      "_annotator_id": "sentiment-dave"}], datasets=["sentiment"])
+    db.add_examples(
+        [
+            {
+                "text": "review number 1",
+                "label": "POS",
+                "answer": "accept",
+                "_view_id": "classification",
+                "_session_id": "sentiment-dave",
+                "_annotator_id": "sentiment-dave",
+            }
+        ],
+        datasets=["sentiment"],
+    )
     with pytest.raises(SystemExit) as exc:
         iaa("sentiment")
     assert exc.value.code == 1

@@ -29,7 +29,6 @@ def prodigy_home(tmp_path, monkeypatch):
     return fresh_home(tmp_path, monkeypatch)
 
 
-
 def make_components(dataset="ds", tasks=TASKS, calls=None, **config):
     calls = [] if calls is None else calls
 
@@ -83,8 +82,12 @@ def test_update_runs_before_before_db_and_before_db_edits_what_is_saved(prodigy_
     calls: list = []
     ctrl = Controller.from_components("test", make_components(calls=calls, batch_size=3))
     SimulatedAnnotator("alice", answer_all).annotate(ctrl, max_answers=6)
-    assert calls == [("update", [0, 1, 2]), ("before_db", [0, 1, 2]),
-                     ("update", [3, 4, 5]), ("before_db", [3, 4, 5])]
+    assert calls == [
+        ("update", [0, 1, 2]),
+        ("before_db", [0, 1, 2]),
+        ("update", [3, 4, 5]),
+        ("before_db", [3, 4, 5]),
+    ]
     assert all(eg["seen_by_before_db"] for eg in connect().get_dataset_examples("ds"))
 
 
@@ -111,8 +114,7 @@ def test_feed_overlap_false_each_task_to_one_session(prodigy_home):
 
 
 def test_annotations_per_task_routes_each_task_to_that_many_sessions(prodigy_home):
-    ctrl = Controller.from_components("test", make_components(annotations_per_task=2,
-                                                              batch_size=5))
+    ctrl = Controller.from_components("test", make_components(annotations_per_task=2, batch_size=5))
     people = [SimulatedAnnotator(n, answer_all) for n in ("a", "b", "c")]
     for _ in range(6):
         for p in people:
@@ -125,8 +127,9 @@ def test_annotations_per_task_routes_each_task_to_that_many_sessions(prodigy_hom
 
 def test_annotations_per_task_with_feed_overlap_is_a_config_error(prodigy_home):
     with pytest.raises(ValueError, match="annotations_per_task"):
-        Controller.from_components("test", make_components(feed_overlap=True,
-                                                           annotations_per_task=2))
+        Controller.from_components(
+            "test", make_components(feed_overlap=True, annotations_per_task=2)
+        )
 
 
 def test_allowed_sessions_refuse_unknown_and_are_pre_registered(prodigy_home, monkeypatch):
@@ -183,7 +186,8 @@ def test_validate_answer_blocks_the_answer_and_serves_the_task_again(prodigy_hom
     sid = ctrl.get_session_name("alice")
     batch = ctrl.get_questions(session_id=sid)
     result = ctrl.receive_answers(
-        [dict(batch[0], answer="reject"), dict(batch[1], answer="accept")], session_id=sid)
+        [dict(batch[0], answer="reject"), dict(batch[1], answer="accept")], session_id=sid
+    )
     assert result["errors"][0]["message"] == "A reject needs a note"
     assert [eg["meta"]["i"] for eg in connect().get_dataset_examples("ds")] == [1]
     again = ctrl.get_questions(session_id=sid)
@@ -197,7 +201,8 @@ def test_on_load_and_on_exit_get_the_controller(prodigy_home):
     comps = make_components()
     comps["on_load"] = lambda ctrl: seen.append(("load", ctrl.dataset, "ds" in ctrl.db))
     comps["on_exit"] = lambda ctrl: seen.append(
-        ("exit", len(ctrl.db.get_dataset_examples(ctrl.dataset))))
+        ("exit", len(ctrl.db.get_dataset_examples(ctrl.dataset)))
+    )
     ctrl = Controller.from_components("test", comps)
     SimulatedAnnotator("alice", answer_all).annotate(ctrl, max_answers=3)
     ctrl.close()
@@ -209,14 +214,18 @@ def test_database_api(prodigy_home):
     assert connect() is db
     db.add_dataset("a")
     db.add_dataset("b")
-    db.add_examples([{"text": "x", "answer": "accept"}, {"text": "y", "answer": "accept"}],
-                    datasets=["a"])
+    db.add_examples(
+        [{"text": "x", "answer": "accept"}, {"text": "y", "answer": "accept"}], datasets=["a"]
+    )
     db.add_examples([{"text": "z", "answer": "accept"}], datasets=["b"])
     assert "a" in db and "c" not in db and db.datasets == ["a", "b"]
     hashes_a = db.get_input_hashes("a")
     assert len(hashes_a) == 2
-    assert db.get_input_hashes(["a", "b"]) == db.get_input_hashes("a", "b") == (
-        hashes_a | db.get_input_hashes("b"))
+    assert (
+        db.get_input_hashes(["a", "b"])
+        == db.get_input_hashes("a", "b")
+        == (hashes_a | db.get_input_hashes("b"))
+    )
     with pytest.raises(ValueError, match="does not exist"):
         db.add_examples([{"text": "q"}], datasets=["missing"])
     assert db.drop_dataset("a") and "a" not in db and db.get_dataset_examples("a") == []
@@ -224,25 +233,38 @@ def test_database_api(prodigy_home):
 
 
 def test_recipe_decorator_both_argument_styles():
-    @prodigy.recipe("test.plac", dataset=("Dataset", "positional", None, str),
-                    labels=("Labels", "option", "l", split_string),
-                    n=("Count", "option", "n", int), flag=("A flag", "flag", "f", bool))
+    @prodigy.recipe(
+        "test.plac",
+        dataset=("Dataset", "positional", None, str),
+        labels=("Labels", "option", "l", split_string),
+        n=("Count", "option", "n", int),
+        flag=("A flag", "flag", "f", bool),
+    )
     def plac_recipe(dataset, labels=None, n=1, flag=False):
         return {"dataset": dataset, "labels": labels, "n": n, "flag": flag}
 
-    @prodigy.core.recipe("test.typed", dataset=Arg(help="Dataset"),
-                         label=Arg("--label", "-l", help="Label"), flag=Arg("--flag", help="F"))
+    @prodigy.core.recipe(
+        "test.typed",
+        dataset=Arg(help="Dataset"),
+        label=Arg("--label", "-l", help="Label"),
+        flag=Arg("--flag", help="F"),
+    )
     def typed_recipe(dataset: str, label: str = "X", flag: bool = False):
         return {"dataset": dataset, "label": label, "flag": flag}
 
-    assert plac_recipe("d", labels=["A"]) == {"dataset": "d", "labels": ["A"], "n": 1,
-                                              "flag": False}
+    assert plac_recipe("d", labels=["A"]) == {
+        "dataset": "d",
+        "labels": ["A"],
+        "n": 1,
+        "flag": False,
+    }
     assert typed_recipe("d") == {"dataset": "d", "label": "X", "flag": False}
     if getattr(prodigy, "IS_STANDIN", False):
         from prodigy.__main__ import build_parser
 
-        args = build_parser("test.plac", plac_recipe).parse_args(["d", "-l", "A, B", "-n", "3",
-                                                                   "-f"])
+        args = build_parser("test.plac", plac_recipe).parse_args(
+            ["d", "-l", "A, B", "-n", "3", "-f"]
+        )
         assert vars(args) == {"dataset": "d", "labels": ["A", "B"], "n": 3, "flag": True}
         args = build_parser("test.typed", typed_recipe).parse_args(["d", "--flag"])
         assert vars(args) == {"dataset": "d", "label": "X", "flag": True}
@@ -271,8 +293,9 @@ def test_get_stream_from_file_dataset_and_hashes(prodigy_home, tmp_path):
     assert tasks[0] == set_hashes({"text": "a"})
     db = connect()
     db.add_dataset("src")
-    db.add_examples([dict(tasks[0], answer="accept"), dict(tasks[1], answer="reject")],
-                    datasets=["src"])
+    db.add_examples(
+        [dict(tasks[0], answer="accept"), dict(tasks[1], answer="reject")], datasets=["src"]
+    )
     assert [t["text"] for t in get_stream("dataset:src:accept")] == ["a"]
     with_label = set_hashes({"text": "a", "label": "X"})
     assert with_label[INPUT_HASH_ATTR] == tasks[0][INPUT_HASH_ATTR]

@@ -139,12 +139,16 @@ def build_review_items(
     ('POS', ('a', 'c'), 0.333, False)
     """
     if min_annotators < 1:
-        raise UsageError(f"--min-annotators must be at least 1, got {min_annotators}.",
-                         fix="Pass a positive number, e.g. --min-annotators 2.")
+        raise UsageError(
+            f"--min-annotators must be at least 1, got {min_annotators}.",
+            fix="Pass a positive number, e.g. --min-annotators 2.",
+        )
     controls = table.controls()
     if len(controls) > 1:
-        raise UsageError(f"The annotations hold {len(controls)} controls: {truncate(controls)}.",
-                         fix="Adjudicate one control (interface or label) at a time.")
+        raise UsageError(
+            f"The annotations hold {len(controls)} controls: {truncate(controls)}.",
+            fix="Adjudicate one control (interface or label) at a time.",
+        )
     by_item: dict[str, dict[str, Any]] = {}
     order: dict[str, dict[str, tuple]] = {}
     for n, rec in enumerate(table.records):
@@ -186,9 +190,12 @@ def build_review_items(
                 agreement=agree / pairs if pairs else 1.0,
                 unanimous=unanimous,
                 text=next((r.text for r in recs.values() if r.text), None),
-                guideline_versions=tuple(sorted(
-                    {r.guideline_version for r in recs.values() if r.guideline_version},
-                    key=natural_key)),
+                guideline_versions=tuple(
+                    sorted(
+                        {r.guideline_version for r in recs.values() if r.guideline_version},
+                        key=natural_key,
+                    )
+                ),
             )
         )
     return items
@@ -217,8 +224,10 @@ class Decision:
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
-            raise InputError(f"Decision outcome {self.outcome!r} for item {self.item!r} is unknown.",
-                             fix=f"Use one of {', '.join(OUTCOMES)}.")
+            raise InputError(
+                f"Decision outcome {self.outcome!r} for item {self.item!r} is unknown.",
+                fix=f"Use one of {', '.join(OUTCOMES)}.",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -337,7 +346,9 @@ def auto_decisions(
     ]
 
 
-_VERSION_RE = re.compile(r"""^\s*(?:#+\s*)?version\s*[:=]\s*["']?([^"'\s]+)""", re.IGNORECASE | re.MULTILINE)
+_VERSION_RE = re.compile(
+    r"""^\s*(?:#+\s*)?version\s*[:=]\s*["']?([^"'\s]+)""", re.IGNORECASE | re.MULTILINE
+)
 
 
 def guideline_version_of(path: str | Path) -> str:
@@ -348,8 +359,10 @@ def guideline_version_of(path: str | Path) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"No guidelines file at {str(p)!r}.",
-                         fix="Pass the guidelines file with --guidelines PATH, or leave it out.")
+        raise InputError(
+            f"No guidelines file at {str(p)!r}.",
+            fix="Pass the guidelines file with --guidelines PATH, or leave it out.",
+        )
     data = p.read_bytes()
     head = "\n".join(data.decode("utf-8", errors="replace").splitlines()[:20])
     match = _VERSION_RE.search(head)

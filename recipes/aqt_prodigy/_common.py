@@ -8,7 +8,7 @@ from typing import Any
 from aqt.errors import InputError, UsageError, truncate
 from aqt.records import AnnotationTable
 
-from ._compat import connect
+from aqt_prodigy._compat import connect
 
 __all__ = ["check_one_view", "load_examples", "to_table"]
 
@@ -23,13 +23,16 @@ def load_examples(dataset: str) -> list[dict[str, Any]]:
         )
     examples = db.get_dataset_examples(dataset)
     if not examples:
-        raise InputError(f"Dataset {dataset!r} holds no examples.",
-                         fix="Annotate first, or pass the dataset that holds the answers.")
+        raise InputError(
+            f"Dataset {dataset!r} holds no examples.",
+            fix="Annotate first, or pass the dataset that holds the answers.",
+        )
     return examples
 
 
-def check_one_view(examples: list[dict[str, Any]], dataset: str, pick: str | None = None
-                   ) -> list[dict[str, Any]]:
+def check_one_view(
+    examples: list[dict[str, Any]], dataset: str, pick: str | None = None
+) -> list[dict[str, Any]]:
     """The examples of one interface; a dataset mixing ``_view_id``s needs ``pick``."""
     views = Counter(str(eg.get("_view_id") or "(none)") for eg in examples)
     if len(views) <= 1:
@@ -43,8 +46,9 @@ def check_one_view(examples: list[dict[str, Any]], dataset: str, pick: str | Non
     )
 
 
-def to_table(examples: list[dict[str, Any]], dataset: str, label: str | None = None
-             ) -> AnnotationTable:
+def to_table(
+    examples: list[dict[str, Any]], dataset: str, label: str | None = None
+) -> AnnotationTable:
     """Read the examples (annotators from session names) and pick one control."""
     from aqt.formats.prodigy import read_prodigy_examples
 
@@ -55,7 +59,11 @@ def to_table(examples: list[dict[str, Any]], dataset: str, label: str | None = N
     if label is None and len(controls) <= 1:
         return table
     if label is None:
-        raise UsageError(f"Dataset {dataset!r} holds {len(controls)} questions: "
-                         f"{truncate(controls, 10)}.", fix="Pick one with --label NAME.")
-    raise UsageError(f"No label or interface {label!r} in dataset {dataset!r}; it has "
-                     f"{truncate(controls, 10)}.", fix="Pass one of those to --label.")
+        raise UsageError(
+            f"Dataset {dataset!r} holds {len(controls)} questions: {truncate(controls, 10)}.",
+            fix="Pick one with --label NAME.",
+        )
+    raise UsageError(
+        f"No label or interface {label!r} in dataset {dataset!r}; it has {truncate(controls, 10)}.",
+        fix="Pass one of those to --label.",
+    )

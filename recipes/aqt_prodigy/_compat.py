@@ -66,9 +66,17 @@ def review_view(layout: str, labels: list[str]) -> tuple[str, dict[str, Any]]:
         return "review", config
     config["blocks"] = [
         {"view_id": "review"},
-        {"view_id": "text_input", "field_id": REASON_FIELD, "field_rows": 2,
-         "field_label": "Reason (required when rejecting the item)"},
-        {"view_id": "text_input", "field_id": NOTE_FIELD, "field_rows": 2,
-         "field_label": "Guideline note (optional: a rule the guidelines should state)"},
+        {
+            "view_id": "text_input",
+            "field_id": REASON_FIELD,
+            "field_rows": 2,
+            "field_label": "Reason (required when rejecting the item)",
+        },
+        {
+            "view_id": "text_input",
+            "field_id": NOTE_FIELD,
+            "field_rows": 2,
+            "field_label": "Guideline note (optional: a rule the guidelines should state)",
+        },
     ]
     return "blocks", config

@@ -1,4 +1,4 @@
-"""Review tasks and saved examples for ``aqt.adjudicate`` (pure dict building, no Prodigy import).
+"""Review tasks and saved examples for ``aqt.adjudicate`` (pure dict building on Prodigy task shapes).
 
 A review task is the item's input (``text``, ``tokens``, ``options``...) with the majority version
 pre-filled at the top level, its interface in ``view_id``, and ``versions``: one full copy of the task
@@ -15,7 +15,7 @@ from aqt.adjudication import Decision, ReviewItem
 from aqt.formats.prodigy import strip_dataset_prefix
 from aqt.records import normalize_value, value_to_json
 
-from ._compat import NOTE_FIELD, REASON_FIELD
+from aqt_prodigy._compat import NOTE_FIELD, REASON_FIELD
 
 __all__ = ["decision_from_answer", "example_from_decision", "review_task"]
 
@@ -56,12 +56,15 @@ def _base(egs: list[dict], view: str) -> dict[str, Any]:
     return task
 
 
-def review_task(r: ReviewItem, egs: list[dict], dataset: str, view: str,
-                guideline_version: str | None = None) -> dict[str, Any]:
+def review_task(
+    r: ReviewItem, egs: list[dict], dataset: str, view: str, guideline_version: str | None = None
+) -> dict[str, Any]:
     """The review task of one item (``egs``: every saved example of the item)."""
     annotated = _by_annotator(egs, dataset)
-    sessions = {name: str(eg.get("_annotator_id") or eg.get("_session_id"))
-                for name, eg in annotated.items()}
+    sessions = {
+        name: str(eg.get("_annotator_id") or eg.get("_session_id"))
+        for name, eg in annotated.items()
+    }
     task = _base(egs, view)
     versions = []
     for i, version in enumerate(r.versions):
@@ -72,8 +75,13 @@ def review_task(r: ReviewItem, egs: list[dict], dataset: str, view: str,
         v["sessions"] = [sessions.get(a, f"{dataset}-{a}") for a in version.annotators]
         v["default"] = i == 0
         versions.append(v)
-    task.update({k: copy.deepcopy(val) for k, val in versions[0].items()
-                 if k in ("accept", "spans", "config")})
+    task.update(
+        {
+            k: copy.deepcopy(val)
+            for k, val in versions[0].items()
+            if k in ("accept", "spans", "config")
+        }
+    )
     task["versions"] = versions
     meta = dict(task.get("meta") or {})
     meta["annotators"] = r.n_annotators
@@ -101,8 +109,9 @@ def _text(eg: dict, field: str) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
-def decision_from_answer(eg: dict, r: ReviewItem, adjudicator: str, time: int,
-                         guideline_version: str | None) -> Decision:
+def decision_from_answer(
+    eg: dict, r: ReviewItem, adjudicator: str, time: int, guideline_version: str | None
+) -> Decision:
     """The adjudicator's answer to a review task as a :class:`Decision`."""
     outcome = str(eg.get("answer"))
     value = _value(r.kind, eg) if outcome == "accept" else None
@@ -122,26 +131,43 @@ def decision_from_answer(eg: dict, r: ReviewItem, adjudicator: str, time: int,
     )
 
 
-def example_from_decision(d: Decision, egs: list[dict], in_dataset: str, out_dataset: str,
-                          view: str, session: str | None = None) -> dict[str, Any]:
+def example_from_decision(
+    d: Decision,
+    egs: list[dict],
+    in_dataset: str,
+    out_dataset: str,
+    view: str,
+    session: str | None = None,
+) -> dict[str, Any]:
     """A saved example for a decision taken outside the web app (auto-accept, or a repair)."""
     eg = _base(egs, view)
     if d.outcome == "accept":
         source = None
         if d.kind == "spans":
-            source = next((e for e in _by_annotator(egs, in_dataset).values()
-                           if normalize_value("spans", e.get("spans") or []) == tuple(d.decision)),
-                          None)
+            source = next(
+                (
+                    e
+                    for e in _by_annotator(egs, in_dataset).values()
+                    if normalize_value("spans", e.get("spans") or []) == tuple(d.decision)
+                ),
+                None,
+            )
         eg.update(_content(d.kind, d.decision, source))
     sid = f"{out_dataset}-{session or d.adjudicator}"
-    eg.update({
-        "answer": d.outcome,
-        "_view_id": view,
-        "_session_id": sid,
-        "_annotator_id": sid,
-        "_timestamp": int(d.time),
-        "aqt": {"item": d.item, "adjudicator": d.adjudicator, "reason": d.reason,
-                "guideline_note": d.guideline_note, "guideline_version": d.guideline_version},
-    })
+    eg.update(
+        {
+            "answer": d.outcome,
+            "_view_id": view,
+            "_session_id": sid,
+            "_annotator_id": sid,
+            "_timestamp": int(d.time),
+            "aqt": {
+                "item": d.item,
+                "adjudicator": d.adjudicator,
+                "reason": d.reason,
+                "guideline_note": d.guideline_note,
+                "guideline_version": d.guideline_version,
+            },
+        }
+    )
     return eg
-

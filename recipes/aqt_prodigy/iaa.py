@@ -5,28 +5,45 @@ from typing import Optional
 
 from aqt.errors import AqtError
 
-from ._compat import Arg, fail, recipe
+from aqt_prodigy._compat import Arg, fail, recipe
 
-__all__ = ["iaa", "ARGS"]
+__all__ = ["ARGS", "iaa"]
 
 
 #: the recipe's arguments (their help is the --help text)
-ARGS = dict(
-    dataset=Arg(help="Prodigy dataset holding every annotator's answers (sessions DATASET-NAME)"),
-    level=Arg("--level", "-L", help="Level of measurement for Krippendorff's alpha: nominal, "
-              "ordinal, interval or ratio"),
-    weights=Arg("--weights", "-w", help="Gwet's weights for the kappa family, AC2 and percent "
-                "agreement: identity, linear, quadratic, ordinal, radical, ratio, circular, bipolar"),
-    categories=Arg("--categories", "-c", help="Comma-separated category domain and order, unused "
-                   "categories included (default: observed, sorted)"),
-    label=Arg("--label", "-l", help="The question to report on when the dataset holds several: "
-              "a classification label or an interface (_view_id)"),
-    json_out=Arg("--json", help="Print the report as JSON"),
-    md_out=Arg("--md", help="Print the report as Markdown"),
-    html=Arg("--html", help="Also write a self-contained HTML report with plots to this file"),
-    ci=Arg("--ci", help="Bootstrap resamples over items for 95% intervals (0: off)"),
-    seed=Arg("--seed", help="Seed of the bootstrap"),
-)
+ARGS = {
+    "dataset": Arg(
+        help="Prodigy dataset holding every annotator's answers (sessions DATASET-NAME)"
+    ),
+    "level": Arg(
+        "--level",
+        "-L",
+        help="Level of measurement for Krippendorff's alpha: nominal, ordinal, interval or ratio",
+    ),
+    "weights": Arg(
+        "--weights",
+        "-w",
+        help="Gwet's weights for the kappa family, AC2 and percent "
+        "agreement: identity, linear, quadratic, ordinal, radical, ratio, circular, bipolar",
+    ),
+    "categories": Arg(
+        "--categories",
+        "-c",
+        help="Comma-separated category domain and order, unused "
+        "categories included (default: observed, sorted)",
+    ),
+    "label": Arg(
+        "--label",
+        "-l",
+        help="The question to report on when the dataset holds several: "
+        "a classification label or an interface (_view_id)",
+    ),
+    "json_out": Arg("--json", help="Print the report as JSON"),
+    "md_out": Arg("--md", help="Print the report as Markdown"),
+    "html": Arg("--html", help="Also write a self-contained HTML report with plots to this file"),
+    "ci": Arg("--ci", help="Bootstrap resamples over items for 95% intervals (0: off)"),
+    "seed": Arg("--seed", help="Seed of the bootstrap"),
+}
 
 
 @recipe("aqt.iaa", **ARGS)
@@ -59,17 +76,20 @@ def _run(dataset, level, weights, categories, label, json_out, md_out, html, ci,
     from aqt.cli.common import emit_agreement
     from aqt.errors import UsageError
 
-    from ._common import check_one_view, load_examples, to_table
+    from aqt_prodigy._common import check_one_view, load_examples, to_table
 
     examples = load_examples(dataset)
     picked = check_one_view(examples, dataset, label)
     table = to_table(picked, dataset, None if picked is not examples else label)
     cats = [c.strip() for c in categories.split(",")] if categories else None
     if cats is not None and (not all(cats) or len(set(cats)) != len(cats)):
-        raise UsageError(f"--categories {categories!r} has an empty or repeated category.",
-                         fix="Give each category once, e.g. --categories neg,neu,pos.")
-    report = agreement_report(table, level=level, weights=weights, categories=cats, ci=int(ci),
-                              seed=int(seed))
+        raise UsageError(
+            f"--categories {categories!r} has an empty or repeated category.",
+            fix="Give each category once, e.g. --categories neg,neu,pos.",
+        )
+    report = agreement_report(
+        table, level=level, weights=weights, categories=cats, ci=int(ci), seed=int(seed)
+    )
     annotators = table.annotators()
     print(f"Using {len(annotators)} annotator IDs: {', '.join(annotators)}", file=sys.stderr)
     emit_agreement(report.to_dict(), json_out=json_out, md_out=md_out, html=html)

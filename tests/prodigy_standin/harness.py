@@ -65,7 +65,10 @@ def db_out(dataset: str, path: Path) -> Path:
     from prodigy.components.db import connect
 
     with open(path, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(eg, ensure_ascii=False) + "\n" for eg in connect().get_dataset_examples(dataset))
+        fh.writelines(
+            json.dumps(eg, ensure_ascii=False) + "\n"
+            for eg in connect().get_dataset_examples(dataset)
+        )
     return path
 
 
@@ -86,8 +89,9 @@ class SimulatedAnnotator:
     def session_id(self, ctrl: Any) -> str:
         return ctrl.get_session_name(self.name)
 
-    def annotate(self, ctrl: Any, max_answers: int | None = None, max_batches: int = 10_000
-                 ) -> list[dict]:
+    def annotate(
+        self, ctrl: Any, max_answers: int | None = None, max_batches: int = 10_000
+    ) -> list[dict]:
         """Ask for batches and answer them until the stream is empty (or ``max_answers``)."""
         sid = self.session_id(ctrl)
         sent: list[dict] = []

@@ -13,14 +13,27 @@ LABELS = ["NEG", "NEU", "POS"]
 N_ITEMS = 30
 
 
-@recipe("test.sentiment", dataset=Arg(help="Dataset to save answers to"),
-        overlap=Arg("--overlap", help="Everyone sees every task"))
+@recipe(
+    "test.sentiment",
+    dataset=Arg(help="Dataset to save answers to"),
+    overlap=Arg("--overlap", help="Everyone sees every task"),
+)
 def sentiment(dataset: str, overlap: bool = True) -> dict:
     """Label sentiment with one choice per text (a textcat.manual-style recipe for the tests)."""
-    tasks = [{"text": f"review number {i}", "meta": {"i": i},
-              "options": [{"id": lab, "text": lab} for lab in LABELS]} for i in range(N_ITEMS)]
-    return {"dataset": dataset, "stream": get_stream(tasks), "view_id": "choice",
-            "config": {"feed_overlap": overlap, "choice_style": "single", "batch_size": 4}}
+    tasks = [
+        {
+            "text": f"review number {i}",
+            "meta": {"i": i},
+            "options": [{"id": lab, "text": lab} for lab in LABELS],
+        }
+        for i in range(N_ITEMS)
+    ]
+    return {
+        "dataset": dataset,
+        "stream": get_stream(tasks),
+        "view_id": "choice",
+        "config": {"feed_overlap": overlap, "choice_style": "single", "batch_size": 4},
+    }
 
 
 def truth(i: int) -> str:

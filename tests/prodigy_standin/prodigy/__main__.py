@@ -36,14 +36,25 @@ def build_parser(name: str, func) -> argparse.ArgumentParser:
     for spec in func.recipe_args:
         conv = spec.converter or str
         if spec.kind == "positional":
-            parser.add_argument(spec.name, help=spec.help.replace("%", "%%"), type=conv,
-                                nargs="?" if spec.default is not None else None,
-                                default=spec.default)
+            parser.add_argument(
+                spec.name,
+                help=spec.help.replace("%", "%%"),
+                type=conv,
+                nargs="?" if spec.default is not None else None,
+                default=spec.default,
+            )
         elif spec.kind == "flag":
-            parser.add_argument(*spec.flags, dest=spec.name, help=spec.help.replace("%", "%%"), action="store_true")
+            parser.add_argument(
+                *spec.flags, dest=spec.name, help=spec.help.replace("%", "%%"), action="store_true"
+            )
         else:
-            parser.add_argument(*spec.flags, dest=spec.name, help=spec.help.replace("%", "%%"), type=conv,
-                                default=spec.default)
+            parser.add_argument(
+                *spec.flags,
+                dest=spec.name,
+                help=spec.help.replace("%", "%%"),
+                type=conv,
+                default=spec.default,
+            )
     return parser
 
 

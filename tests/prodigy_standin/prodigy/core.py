@@ -50,9 +50,15 @@ class Arg:
     annotation makes it a flag.
     """
 
-    def __init__(self, option: str | None = None, short: str | None = None, *,
-                 help: str | None = None, count: bool = False,
-                 converter: Callable | None = None) -> None:
+    def __init__(
+        self,
+        option: str | None = None,
+        short: str | None = None,
+        *,
+        help: str | None = None,
+        count: bool = False,
+        converter: Callable | None = None,
+    ) -> None:
         self.option = option
         self.short = short
         self.help = help
@@ -106,8 +112,11 @@ def _specs(func: Callable, annotations: dict[str, Any]) -> list[ArgSpec]:
                 kind = "flag"
             else:
                 kind = "option"
-            conv = ann.converter or {"int": int, "float": float}.get(hint_text) or (
-                hint if hint in (int, float) else None)
+            conv = (
+                ann.converter
+                or {"int": int, "float": float}.get(hint_text)
+                or (hint if hint in (int, float) else None)
+            )
             specs.append(ArgSpec(name, ann.help or "", kind, ann.flags, conv, default))
         else:
             raise TypeError(f"recipe argument {name!r}: use a plac tuple or Arg, got {ann!r}")
@@ -150,9 +159,22 @@ class Controller:
 
     def __init__(self, name: str, components: dict[str, Any], db: Database | None = None) -> None:
         unknown = set(components) - {
-            "dataset", "stream", "view_id", "update", "before_db", "validate_answer", "on_load",
-            "on_exit", "exclude", "progress", "config", "task_router", "event_hooks",
-            "get_session_id", "parse_as"}
+            "dataset",
+            "stream",
+            "view_id",
+            "update",
+            "before_db",
+            "validate_answer",
+            "on_load",
+            "on_exit",
+            "exclude",
+            "progress",
+            "config",
+            "task_router",
+            "event_hooks",
+            "get_session_id",
+            "parse_as",
+        }
         if unknown:
             raise ConfigValidationError(f"Unknown component(s): {sorted(unknown)}")
         self.recipe_name = name
@@ -165,7 +187,8 @@ class Controller:
         config.update(json.loads(os.environ.get("PRODIGY_CONFIG_OVERRIDES") or "{}"))
         if config["feed_overlap"] and config["annotations_per_task"]:
             raise ConfigValidationError(
-                "annotations_per_task cannot be combined with feed_overlap: true")
+                "annotations_per_task cannot be combined with feed_overlap: true"
+            )
         if config["exclude_by"] not in ("task", "input"):
             raise ConfigValidationError(f"exclude_by must be task or input: {config['exclude_by']}")
         self.config = config
@@ -191,7 +214,8 @@ class Controller:
                 self._answered_by.setdefault(eg[self._hash_attr], set()).add(sid)
         allowed = os.environ.get("PRODIGY_ALLOWED_SESSIONS")
         self.allowed_sessions = (
-            [s.strip() for s in allowed.split(",") if s.strip()] if allowed else None)
+            [s.strip() for s in allowed.split(",") if s.strip()] if allowed else None
+        )
         for sname in self.allowed_sessions or []:
             self._session(self.get_session_name(sname))
         if components.get("on_load"):
@@ -218,7 +242,8 @@ class Controller:
                 if session_id not in allowed:
                     raise SessionError(
                         f"Session {session_id!r} is not in PRODIGY_ALLOWED_SESSIONS "
-                        f"({', '.join(self.allowed_sessions)})")
+                        f"({', '.join(self.allowed_sessions)})"
+                    )
             self._sessions[session_id] = _Session(session_id)
         return self._sessions[session_id]
 
@@ -248,7 +273,7 @@ class Controller:
         """The next batch for a session: tasks blocked by validation first, then new ones."""
         session = self._session(session_id)
         batch = [dict(t) for t in session.pending[: self.config["batch_size"]]]
-        session.pending = session.pending[len(batch):]
+        session.pending = session.pending[len(batch) :]
         capacity = self._capacity()
         while len(batch) < self.config["batch_size"]:
             if session.cursor >= len(self._buffer) and not self._pull():
@@ -279,8 +304,11 @@ class Controller:
                     validate(eg)
                 except Exception as exc:  # noqa: BLE001 - Prodigy shows any exception as an alert
                     errors.append({"task_hash": eg.get(TASK_HASH_ATTR), "message": str(exc)})
-                    task = {k: v for k, v in eg.items() if k not in
-                            ("answer", SESSION_ID_ATTR, ANNOTATOR_ID_ATTR, "_timestamp")}
+                    task = {
+                        k: v
+                        for k, v in eg.items()
+                        if k not in ("answer", SESSION_ID_ATTR, ANNOTATOR_ID_ATTR, "_timestamp")
+                    }
                     session.pending.append(task)
                     continue
             accepted.append(eg)

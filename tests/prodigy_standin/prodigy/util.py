@@ -20,6 +20,7 @@ DEFAULT_TASK_KEYS = ("spans", "label", "options")
 try:  # real Prodigy's msg is a wasabi Printer
     from wasabi import msg  # type: ignore
 except ImportError:  # pragma: no cover - wasabi ships with spaCy
+
     class _Printer:
         def _p(self, kind: str, title: str = "", text: str = "", exits: int | None = None) -> None:
             print(f"[{kind}] {title}" + (f"\n{text}" if text else ""))
@@ -55,8 +56,16 @@ def set_hashes(
     task: dict,
     input_keys: Iterable[str] = DEFAULT_INPUT_KEYS,
     task_keys: Iterable[str] = DEFAULT_TASK_KEYS,
-    ignore: Iterable[str] = ("score", "rank", "model", "source", "_view_id", "_session_id",
-                             "_annotator_id", "answer"),
+    ignore: Iterable[str] = (
+        "score",
+        "rank",
+        "model",
+        "source",
+        "_view_id",
+        "_session_id",
+        "_annotator_id",
+        "answer",
+    ),
     overwrite: bool = False,
 ) -> dict:
     """Add ``_input_hash`` (from the input keys) and ``_task_hash`` (input hash plus task keys)."""
