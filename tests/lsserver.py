@@ -40,6 +40,9 @@ __all__ = [
     "LabelStudioServer",
     "start_seeded_server",
     "free_port",
+    "SENTIMENT_CONFIG",
+    "SentimentProject",
+    "create_sentiment_project",
 ]
 
 LS_VERSION = "1.23.2"
@@ -375,6 +378,90 @@ def start_seeded_server(data_dir: Path) -> SeededServer:
             raise LabelStudioUnavailable(f"Seeding users failed; log tail:\n{tail}") from None
         raise
     return SeededServer(server, admin, annotators, timings)
+
+
+# --------------------------------------------------------------------------- a labelled project
+
+SENTIMENT_LABELS = ("Positive", "Negative", "Neutral")
+SENTIMENT_CONFIG = (
+    '<View><Text name="text" value="$text"/>'
+    '<Choices name="sentiment" toName="text" choice="single" showInLine="true">'
+    + "".join(f'<Choice value="{c}"/>' for c in SENTIMENT_LABELS)
+    + "</Choices></View>"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SentimentProject:
+    """A project labelled by the three seeded annotators (see :func:`create_sentiment_project`)."""
+
+    id: int
+    task_ids: tuple[int, ...]
+    label_config: str
+    users: dict[int, str]
+    #: (task index, annotator index) -> label, for every non-cancelled annotation
+    labels: dict[tuple[int, int], str]
+    cancelled: tuple[tuple[int, int], ...]
+
+
+def create_sentiment_project(
+    seeded: SeededServer, *, title: str = "aqt sentiment", n_tasks: int = 20, seed: int = 7
+) -> SentimentProject:
+    """Create a Choices project and have the three annotators label it, each with their own key.
+
+    Overlap: tasks 0-13 get all three annotators, 14-17 two (rotating pairs), 18 one, the last
+    none. Annotator 3 skips task 14 (a cancelled annotation). Labels follow a seeded draw: the
+    task's reference label with probability 0.7, else another. Annotator 1 authenticates with the
+    legacy token, annotators 2 and 3 with personal access tokens.
+    """
+    import random
+
+    from label_studio_sdk.client import LabelStudio
+
+    admin = LabelStudio(base_url=seeded.url, api_key=seeded.admin.pat)
+    project = admin.projects.create(title=title, label_config=SENTIMENT_CONFIG,
+                                    maximum_annotations=3)
+    imported = admin.projects.import_tasks(
+        project.id,
+        request=[{"text": f"review {i}: " + ("great" if i % 3 == 0 else "meh" if i % 3 == 2
+                                               else "awful")} for i in range(n_tasks)],
+        return_task_ids=True,
+    )
+    task_ids = tuple(sorted(imported.task_ids))
+    clients = [
+        LabelStudio(base_url=seeded.url, api_key=user.token if k == 0 else user.pat)
+        for k, user in enumerate(seeded.annotators)
+    ]
+    rng = random.Random(seed)
+    pairs = [(0, 1), (1, 2), (0, 2), (0, 1)]
+    labels: dict[tuple[int, int], str] = {}
+    cancelled: list[tuple[int, int]] = []
+    for i, task_id in enumerate(task_ids):
+        if i < 14:
+            who: tuple[int, ...] = (0, 1, 2)
+        elif i < 18:
+            who = pairs[i - 14]
+        elif i == n_tasks - 1:
+            who = ()
+        else:
+            who = (0,)
+        truth = SENTIMENT_LABELS[i % 3]
+        for k in who:
+            label = truth if rng.random() < 0.7 else rng.choice(
+                [c for c in SENTIMENT_LABELS if c != truth])
+            clients[k].annotations.create(
+                id=task_id,
+                result=[{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                         "value": {"choices": [label]}}],
+                lead_time=1.0 + i,
+            )
+            labels[(i, k)] = label
+        if i == 14:
+            clients[2].annotations.create(id=task_id, result=[], was_cancelled=True)
+            cancelled.append((i, 2))
+    users = {u.id: u.email for u in [seeded.admin, *seeded.annotators]}
+    return SentimentProject(project.id, task_ids, SENTIMENT_CONFIG, users, labels,
+                            tuple(cancelled))
 
 
 if __name__ == "__main__":  # manual use: python tests/lsserver.py  (starts, prints, waits)
