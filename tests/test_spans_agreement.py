@@ -258,6 +258,27 @@ def _same(x, y):
     return x == pytest.approx(y, abs=1e-12)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(span_st, max_size=7), st.lists(span_st, max_size=7))
+def test_overlap_matches_equal_scipy_maximum_matching(a, b):
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    a = [Span(*x) for x in a]
+    b = [Span(*x) for x in b]
+    counts = span_f1_counts(a, b)
+    for label in {s.label for s in a} | {s.label for s in b}:
+        la = sorted(s for s in a if s.label == label)
+        lb = sorted(s for s in b if s.label == label)
+        graph = np.array(
+            [[max(x.start, y.start) < min(x.end, y.end) or x[:2] == y[:2] for y in lb] for x in la],
+            dtype=float,
+        ).reshape(len(la), len(lb))
+        matching = maximum_bipartite_matching(csr_matrix(graph), perm_type="column")
+        assert counts[label][1] == int((matching >= 0).sum())
+        assert counts[label][2:] == (len(la), len(lb))
+
+
 @settings(max_examples=60, deadline=None)
 @given(rows_st)
 def test_bounds_and_exact_below_overlap(rows):

@@ -82,7 +82,7 @@ def _max_matching(left: Sequence[Span], right: Sequence[Span]) -> int:
     """
     ranges = [(r.start, r.end) for r in right]
     adj = [
-        [j for j, (rs, re_) in enumerate(ranges) if (s < re_ and rs < e) or (s == rs and e == re_)]
+        [j for j, (rs, re_) in enumerate(ranges) if max(s, rs) < min(e, re_) or (s, e) == (rs, re_)]
         for s, e, _label in left
     ]
     match_right = [-1] * len(right)
