@@ -170,6 +170,8 @@ def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
                 tx.c.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?)",
                              (project, control.name, rev, str(path), seq, len(labels),
                               json.dumps(list(model.labels)), time.time()))
+            backend.models[(project, control.name)] = model  # this process serves it at once
+            backend._model_check[(project, control.name)] = time.monotonic()
             out.append({"control": control.name, "revision": rev, "n_train": len(labels)})
         with backend.store.write() as tx:
             if not out:  # no single-choice control: remember these labels were seen
