@@ -98,7 +98,7 @@ def heatmap(
     col_text = CHAR_W * 0.72 * max([len(_short(c)) for c in cols] + [4])  # rotated by 45 degrees
     top = 16 + col_text
     width = left + cell * n_c + max(16.0, col_text - cell / 2 + 8)
-    height = top + cell * n_r + 32
+    height = top + cell * n_r + (32 if row_axis or col_axis else 8)
     show_text = max(n_r, n_c) <= CELL_TEXT_LIMIT
     out = [
         (
