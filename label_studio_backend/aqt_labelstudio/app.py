@@ -26,6 +26,7 @@ import contextlib
 import hmac
 import json
 import logging
+import threading
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -137,6 +138,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             backend.reconcile_attempts.pop(project, None)
         if settings.background:
             worker.start()
+            threading.Thread(target=_warm_up, name="aqt-warm-up", daemon=True).start()
         try:
             yield
         finally:
@@ -247,6 +249,13 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
+
+
+def _warm_up() -> None:
+    """Import scikit-learn ahead of the first prediction (several seconds on a busy machine)."""
+    with contextlib.suppress(ImportError):
+        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
 
 
 def _remember_config(backend: Backend, project: int, schema: str) -> None:

@@ -63,9 +63,13 @@ def parse_thresholds(raw: str | None) -> Thresholds:
     if raw is None or not raw.strip():
         return Thresholds()
     text = raw.strip()
-    if "=" in text and not Path(text).exists():
-        return load_thresholds(None, parse_set_options(p for p in text.split(",") if p.strip()))
-    return load_thresholds(text)
+    try:
+        if "=" in text and not Path(text).exists():
+            return load_thresholds(None, parse_set_options(p for p in text.split(",") if p.strip()))
+        return load_thresholds(text)
+    except ConfigError as exc:
+        raise ConfigError(f"AQT_THRESHOLDS={text!r}: {exc.message.replace(' in --set', '')}",
+                          fix=exc.fix) from None
 
 
 @dataclass(frozen=True)
