@@ -316,3 +316,19 @@ def test_errors_are_messages_with_a_fix(prodigy_home, tmp_path, capsys):
     with pytest.raises(SystemExit):
         adjudicate("out", "sentiment", log=str(tmp_path / "l.jsonl"), layout="grid")
     assert "'grid'" in capsys.readouterr().out
+
+
+def test_two_adjudicators_share_the_items_without_overlap(prodigy_home, tmp_path):
+    label_dataset()
+    comps, ctrl = start(tmp_path / "log.jsonl", only_disagreements=True)
+    assert comps["config"]["feed_overlap"] is False
+    one, two = SimulatedAnnotator("lead", lead), SimulatedAnnotator("second", lead)
+    one.annotate(ctrl, max_batches=1)  # one full batch, then the second adjudicator starts
+    two.annotate(ctrl)
+    one.annotate(ctrl)
+    items_one = [item_of(eg) for eg in one.answered]
+    items_two = [item_of(eg) for eg in two.answered]
+    assert items_one and items_two and not set(items_one) & set(items_two)
+    assert sorted(items_one + items_two) == sorted(disagreements())
+    adjudicators = {d.adjudicator for d in AdjudicationLog(tmp_path / "log.jsonl").read()}
+    assert adjudicators == {"lead", "second"}

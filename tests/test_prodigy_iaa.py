@@ -133,3 +133,10 @@ def test_bad_level_is_a_usage_message_not_a_traceback(prodigy_home, capsys):
         iaa("sentiment", level="nominall")
     assert exc.value.code == 1
     assert "nominall" in capsys.readouterr().out
+
+
+def test_dataset_source_syntax_of_metric_iaa_is_accepted(prodigy_home, capsys):
+    label_dataset()
+    plain = json.loads(run_iaa(capsys, "sentiment", json_out=True))
+    prefixed = json.loads(run_iaa(capsys, "dataset:sentiment", json_out=True))
+    assert plain == prefixed

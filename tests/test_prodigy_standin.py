@@ -300,3 +300,13 @@ def test_get_stream_from_file_dataset_and_hashes(prodigy_home, tmp_path):
     with_label = set_hashes({"text": "a", "label": "X"})
     assert with_label[INPUT_HASH_ATTR] == tasks[0][INPUT_HASH_ATTR]
     assert with_label[TASK_HASH_ATTR] != tasks[0][TASK_HASH_ATTR]
+
+
+def test_unimplemented_components_are_refused_not_ignored(prodigy_home):
+    comps = make_components()
+    comps["task_router"] = lambda ctrl, session_id, item: [session_id]
+    if getattr(prodigy, "IS_STANDIN", False):
+        with pytest.raises(NotImplementedError, match="task_router"):
+            Controller.from_components("test", comps)
+    else:
+        assert Controller.from_components("test", comps).dataset == "ds"

@@ -194,6 +194,7 @@ def _components(
         {s.label for r in items if r.kind == "spans" for v in r.versions for s in v.value}
     )
     view_id, config = review_view(layout, labels)
+    config["feed_overlap"] = False  # with several adjudicators, each item goes to one
     msg.info(f"{len(todo)} item(s) to adjudicate, {len(decided)} already decided (log: {log.path})")
 
     def stream():

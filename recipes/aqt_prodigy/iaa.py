@@ -78,6 +78,8 @@ def _run(dataset, level, weights, categories, label, json_out, md_out, html, ci,
 
     from aqt_prodigy._common import check_one_view, load_examples, to_table
 
+    if dataset.startswith("dataset:"):  # the source syntax of Prodigy's metric.iaa.* recipes
+        dataset = dataset.split(":", 1)[1]
     examples = load_examples(dataset)
     picked = check_one_view(examples, dataset, label)
     table = to_table(picked, dataset, None if picked is not examples else label)

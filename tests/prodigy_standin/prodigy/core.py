@@ -177,6 +177,11 @@ class Controller:
         }
         if unknown:
             raise ConfigValidationError(f"Unknown component(s): {sorted(unknown)}")
+        unsupported = {"task_router", "event_hooks", "parse_as"} & set(components)
+        if unsupported:
+            raise NotImplementedError(
+                f"The stand-in does not implement {sorted(unsupported)}; test against Prodigy"
+            )
         self.recipe_name = name
         self.components = components
         self.dataset = components.get("dataset")
