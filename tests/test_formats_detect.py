@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from aqt.errors import AqtError, FormatError, InputError, UsageError
 from aqt.formats import FORMATS, detect_format, read_annotations, write_table
 
@@ -34,8 +33,12 @@ def test_detect_fixtures(name, fmt):
 
 @pytest.mark.parametrize("suffix", [".txt", ".data", ""])
 def test_detection_ignores_the_extension(tmp_path, suffix):
-    for src, fmt in [("ls_export.json", "labelstudio"), ("ls.csv", "labelstudio-csv"),
-                     ("prodigy_choice_multi.jsonl", "prodigy"), ("ls_min.json", "labelstudio-min")]:
+    for src, fmt in [
+        ("ls_export.json", "labelstudio"),
+        ("ls.csv", "labelstudio-csv"),
+        ("prodigy_choice_multi.jsonl", "prodigy"),
+        ("ls_min.json", "labelstudio-min"),
+    ]:
         dst = tmp_path / f"{Path(src).stem}{suffix}"
         shutil.copy(FIX / src, dst)
         assert detect_format(dst) == fmt
@@ -58,7 +61,8 @@ def test_examples_read_as_documented():
     ls = read_annotations(EXAMPLES / "sentiment_labelstudio.json")
     assert detect_format(EXAMPLES / "sentiment_labelstudio.json") == "labelstudio"
     assert (len(ls.items()), ls.annotators()) == (
-        30, ["alice@example.com", "bob@example.com", "carol@example.com"]
+        30,
+        ["alice@example.com", "bob@example.com", "carol@example.com"],
     )
     assert dict(ls.skipped) == {"cancelled": 1, "ignored": 0}
     assert {r.value for r in ls} == {"Positive", "Negative", "Neutral"}
@@ -79,13 +83,34 @@ def test_examples_read_as_documented():
 def test_examples_have_the_export_field_sets():
     tasks = json.loads((EXAMPLES / "sentiment_labelstudio.json").read_text())
     ann = tasks[0]["annotations"][0]
-    assert {"id", "completed_by", "result", "was_cancelled", "ground_truth", "lead_time",
-            "created_at", "updated_at", "prediction", "parent_prediction", "parent_annotation",
-            "last_action", "unique_id"} <= set(ann)
+    assert {
+        "id",
+        "completed_by",
+        "result",
+        "was_cancelled",
+        "ground_truth",
+        "lead_time",
+        "created_at",
+        "updated_at",
+        "prediction",
+        "parent_prediction",
+        "parent_annotation",
+        "last_action",
+        "unique_id",
+    } <= set(ann)
     assert ann["result"][0]["type"] == "choices"
     line = json.loads((EXAMPLES / "sentiment_prodigy.jsonl").read_text().splitlines()[0])
-    assert {"_input_hash", "_task_hash", "_view_id", "answer", "accept", "options", "_timestamp",
-            "_annotator_id", "_session_id"} <= set(line)
+    assert {
+        "_input_hash",
+        "_task_hash",
+        "_view_id",
+        "answer",
+        "accept",
+        "options",
+        "_timestamp",
+        "_annotator_id",
+        "_session_id",
+    } <= set(line)
 
 
 # ---------------------------------------------------------------- bad input: one line, with a fix
@@ -195,7 +220,9 @@ def test_unreadable_parquet(tmp_path):
         read_annotations(path)
     msg = one_line(err)
     assert msg.startswith("t.parquet is not a readable Parquet file (")
-    assert msg.endswith("Fix: Write it again (e.g. pandas DataFrame.to_parquet) or pass a CSV/JSONL table.")
+    assert msg.endswith(
+        "Fix: Write it again (e.g. pandas DataFrame.to_parquet) or pass a CSV/JSONL table."
+    )
 
 
 def test_not_utf8_text(tmp_path):

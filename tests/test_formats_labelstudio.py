@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from aqt.errors import FormatError, InputError, UsageError
 from aqt.formats import (
     detect_format,
@@ -80,7 +79,8 @@ def test_config_says_multiple_even_when_every_answer_has_one_choice():
 
 def test_users_map_gives_emails_for_int_ids():
     t = read_labelstudio_tasks(
-        json.loads((FIX / "ls_export.json").read_text()), users={1: "ann@example.com", 2: "ben@x.org"}
+        json.loads((FIX / "ls_export.json").read_text()),
+        users={1: "ann@example.com", 2: "ben@x.org"},
     )
     assert t.annotators() == ["3", "ann@example.com", "ben@x.org"]
 
@@ -104,8 +104,11 @@ def test_flat_exports_match_the_json_export(name):
 
 @pytest.mark.parametrize(
     ("name", "fmt"),
-    [("ls_pairwise.json", "labelstudio"), ("ls_pairwise_min.json", "labelstudio-min"),
-     ("ls_pairwise.csv", "labelstudio-csv")],
+    [
+        ("ls_pairwise.json", "labelstudio"),
+        ("ls_pairwise_min.json", "labelstudio-min"),
+        ("ls_pairwise.csv", "labelstudio-csv"),
+    ],
 )
 def test_pairwise_in_every_label_studio_format(name, fmt):
     assert detect_format(FIX / name) == fmt
@@ -124,14 +127,20 @@ def test_json_min_string_columns_told_apart_by_variation_within_a_task():
     ]
     t = read_labelstudio_min(rows)
     assert [(r.item, r.annotator, r.value, r.control) for r in t] == [
-        ("1", "1", "X", "label_a"), ("1", "2", "Y", "label_a"),
+        ("1", "1", "X", "label_a"),
+        ("1", "2", "Y", "label_a"),
     ]
 
 
 def test_json_min_one_annotator_per_task_uses_the_few_valued_column():
     rows = [
-        {"text": f"review number {i}", "id": i, "sentiment": ["Pos", "Neg"][i % 2],
-         "annotator": 1, "annotation_id": i}
+        {
+            "text": f"review number {i}",
+            "id": i,
+            "sentiment": ["Pos", "Neg"][i % 2],
+            "annotator": 1,
+            "annotation_id": i,
+        }
         for i in range(6)
     ]
     assert read_labelstudio_min(rows).controls() == ["sentiment"]
@@ -139,8 +148,13 @@ def test_json_min_one_annotator_per_task_uses_the_few_valued_column():
 
 def test_json_min_ambiguous_columns_ask_for_the_hint():
     rows = [
-        {"lang": ["en", "de"][i % 2], "id": i, "sentiment": ["Pos", "Neg"][i % 3 == 0],
-         "annotator": 1, "annotation_id": i}
+        {
+            "lang": ["en", "de"][i % 2],
+            "id": i,
+            "sentiment": ["Pos", "Neg"][i % 3 == 0],
+            "annotator": 1,
+            "annotation_id": i,
+        }
         for i in range(6)
     ]
     with pytest.raises(UsageError) as err:
@@ -159,8 +173,10 @@ def test_label_col_names_the_control_columns_of_a_flat_export(tmp_path):
 
 
 def test_kind_option_forces_the_value_kind():
-    rows = [{"id": 1, "q": "4", "annotator": 1, "annotation_id": 1},
-            {"id": 1, "q": "5", "annotator": 2, "annotation_id": 2}]
+    rows = [
+        {"id": 1, "q": "4", "annotator": 1, "annotation_id": 1},
+        {"id": 1, "q": "5", "annotator": 2, "annotation_id": 2},
+    ]
     t = read_labelstudio_min(rows, kind="rating")
     assert [r.value for r in t] == [4.0, 5.0] and t.kinds() == ["rating"]
     with pytest.raises(InputError, match="is not a rating"):
@@ -176,15 +192,19 @@ def test_csv_colliding_data_column_is_task_data(tmp_path):
     )
     t = read_labelstudio_csv(path)
     assert [(r.control, r.value, r.text) for r in t] == [
-        ("text", "a note", "hello"), ("text", "another", "hello")
+        ("text", "a note", "hello"),
+        ("text", "another", "hello"),
     ]
 
 
 def test_parse_label_config_and_bad_xml():
     assert parse_label_config(CONFIG) == {
-        "sentiment": ("choices", "single"), "topics": ("choices", "multiple"),
-        "entities": ("labels", "single"), "helpfulness": ("rating", "single"),
-        "stars": ("number", "single"), "comment": ("textarea", "single"),
+        "sentiment": ("choices", "single"),
+        "topics": ("choices", "multiple"),
+        "entities": ("labels", "single"),
+        "helpfulness": ("rating", "single"),
+        "stars": ("number", "single"),
+        "comment": ("textarea", "single"),
     }
     with pytest.raises(FormatError, match="labeling config is not valid XML"):
         parse_label_config("<View><Choices></View>")
@@ -192,7 +212,9 @@ def test_parse_label_config_and_bad_xml():
 
 def test_tasks_that_are_not_tasks_are_listed():
     with pytest.raises(InputError) as err:
-        read_labelstudio_tasks([{"id": 1, "data": {}}, "x", {"id": 3, "annotations": [{"result": []}]}])
+        read_labelstudio_tasks(
+            [{"id": 1, "data": {}}, "x", {"id": 3, "annotations": [{"result": []}]}]
+        )
     msg = str(err.value)
     assert "task 0: not a task with 'annotations'" in msg
     assert "task 1: not a task" in msg

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
-
 from aqt.errors import InputError, UsageError
 from aqt.formats import read_annotations, read_prodigy_examples, read_prodigy_jsonl
 from aqt.formats.prodigy import strip_dataset_prefix
@@ -35,7 +35,9 @@ def test_choice_multiple_by_config_keeps_sets_and_counts_ignore_and_reject():
 
 
 def test_choice_is_multiple_when_any_answer_has_two_ids_without_config():
-    egs = [json.loads(line) for line in (FIX / "prodigy_choice_multi.jsonl").read_text().splitlines()]
+    egs = [
+        json.loads(line) for line in (FIX / "prodigy_choice_multi.jsonl").read_text().splitlines()
+    ]
     for eg in egs:
         del eg["config"]
     t = read_prodigy_examples(egs)
@@ -90,23 +92,40 @@ def test_mixed_views_are_kept_apart_by_control():
 
 
 def test_dataset_prefix_given_or_inferred():
-    assert strip_dataset_prefix(["ds-x-alice", "ds-x-bob"]) == {"ds-x-alice": "alice", "ds-x-bob": "bob"}
+    assert strip_dataset_prefix(["ds-x-alice", "ds-x-bob"]) == {
+        "ds-x-alice": "alice",
+        "ds-x-bob": "bob",
+    }
     assert strip_dataset_prefix(["ds-x-alice"], dataset="ds") == {"ds-x-alice": "x-alice"}
     assert strip_dataset_prefix(["alice", "ds-bob"]) == {"alice": "alice", "ds-bob": "ds-bob"}
     assert strip_dataset_prefix(["other-alice"], dataset="ds") == {"other-alice": "other-alice"}
 
 
 def test_annotator_id_wins_over_session_id():
-    eg = {"text": "t", "label": "A", "_input_hash": 1, "_task_hash": 2, "_view_id": "classification",
-          "answer": "accept", "_annotator_id": "ds-carol", "_session_id": "ds-other"}
+    eg = {
+        "text": "t",
+        "label": "A",
+        "_input_hash": 1,
+        "_task_hash": 2,
+        "_view_id": "classification",
+        "answer": "accept",
+        "_annotator_id": "ds-carol",
+        "_session_id": "ds-other",
+    }
     assert read_prodigy_examples([eg], dataset="ds").records[0].annotator == "carol"
     eg2 = dict(eg, _annotator_id=None, _session_id=None)
     assert read_prodigy_examples([eg2]).records[0].annotator == "unknown"
 
 
 def test_other_interfaces_group_by_input_hash():
-    eg = {"image": "a.jpg", "_input_hash": 11, "_task_hash": 12, "_view_id": "image",
-          "answer": "reject", "_session_id": "imgs-dana"}
+    eg = {
+        "image": "a.jpg",
+        "_input_hash": 11,
+        "_task_hash": 12,
+        "_view_id": "image",
+        "answer": "reject",
+        "_session_id": "imgs-dana",
+    }
     t = read_prodigy_examples([eg])
     assert rows(t) == [("11", "dana", "reject", "binary", "image")]
 
@@ -115,7 +134,13 @@ def test_bad_examples_are_all_listed_with_their_place():
     egs = [
         {"answer": "maybe", "_input_hash": 1, "_task_hash": 1, "_view_id": "classification"},
         {"answer": "accept", "_task_hash": 1, "_view_id": "image"},
-        {"answer": "accept", "_input_hash": 1, "_task_hash": 1, "_view_id": "choice", "accept": "A"},
+        {
+            "answer": "accept",
+            "_input_hash": 1,
+            "_task_hash": 1,
+            "_view_id": "choice",
+            "accept": "A",
+        },
     ]
     with pytest.raises(InputError) as err:
         read_prodigy_examples(egs)
@@ -131,7 +156,9 @@ def test_json_list_of_examples_is_read_as_prodigy(tmp_path):
     lines = (FIX / "prodigy_textcat_binary.jsonl").read_text().splitlines()
     path = tmp_path / "dataset.json"
     path.write_text("[" + ",\n".join(lines) + "]")
-    assert rows(read_annotations(path)) == rows(read_prodigy_jsonl(FIX / "prodigy_textcat_binary.jsonl"))
+    assert rows(read_annotations(path)) == rows(
+        read_prodigy_jsonl(FIX / "prodigy_textcat_binary.jsonl")
+    )
 
 
 def test_progress_is_reported_up_to_the_file_size(tmp_path):
@@ -144,4 +171,4 @@ def test_progress_is_reported_up_to_the_file_size(tmp_path):
     assert len(t) == 5 * 4000
     assert calls[-1] == (size, size)
     assert len(calls) >= 2
-    assert all(a <= b for (a, _), (b, _) in zip(calls, calls[1:]))
+    assert all(a <= b for (a, _), (b, _) in itertools.pairwise(calls))

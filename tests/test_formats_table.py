@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from aqt.errors import InputError
 from aqt.formats import read_annotations, read_table, write_table
 from aqt.records import Annotation, AnnotationTable, Span
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 SUFFIXES = [".csv", ".tsv", ".jsonl", ".parquet"]
 
@@ -18,8 +17,18 @@ SUFFIXES = [".csv", ".tsv", ".jsonl", ".parquet"]
 def mixed_table() -> AnnotationTable:
     return AnnotationTable.from_records(
         [
-            Annotation("007", "alice", "Positive", "choice", "sentiment", 1717236000.5, "v1",
-                       "shop-A", "11", 'She said "fine",\nthen left.'),
+            Annotation(
+                "007",
+                "alice",
+                "Positive",
+                "choice",
+                "sentiment",
+                1717236000.5,
+                "v1",
+                "shop-A",
+                "11",
+                'She said "fine",\nthen left.',
+            ),
             Annotation("007", "bob", frozenset({"a", "b, c"}), "multichoice", "topics"),
             Annotation("8", "bob", frozenset(), "multichoice", "topics"),
             Annotation("8", "alice", (Span(0, 4, "ORG"), Span(5, 9, "PER")), "spans", "ents"),
@@ -77,7 +86,10 @@ def test_jsonl_values_are_native_json(tmp_path):
     write_table(mixed_table(), path)
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines[1]["label"] == ["a", "b, c"]
-    assert lines[3]["label"] == [{"start": 0, "end": 4, "label": "ORG"}, {"start": 5, "end": 9, "label": "PER"}]
+    assert lines[3]["label"] == [
+        {"start": 0, "end": 4, "label": "ORG"},
+        {"start": 5, "end": 9, "label": "PER"},
+    ]
     assert lines[5]["label"] == 4.0
 
 
@@ -86,16 +98,20 @@ def test_renamed_columns_and_kind_option(tmp_path):
     path.write_text("doc,rater,score\nd1,r1,4\nd1,r2,5\nd2,r1,\n")
     t = read_table(path, item_col="doc", annotator_col="rater", label_col="score")
     assert [(r.item, r.annotator, r.value, r.kind) for r in t] == [
-        ("d1", "r1", "4", "choice"), ("d1", "r2", "5", "choice")
+        ("d1", "r1", "4", "choice"),
+        ("d1", "r2", "5", "choice"),
     ]
-    rated = read_annotations(path, item_col="doc", annotator_col="rater", label_col="score",
-                             kind="rating")
+    rated = read_annotations(
+        path, item_col="doc", annotator_col="rater", label_col="score", kind="rating"
+    )
     assert [r.value for r in rated] == [4.0, 5.0]
 
 
 def test_value_column_stands_in_for_label_and_iso_timestamps(tmp_path):
     path = tmp_path / "v.csv"
-    path.write_text("item,annotator,value,timestamp\n1,a,x,2024-06-01T10:00:00Z\n1,b,y,1717236000\n")
+    path.write_text(
+        "item,annotator,value,timestamp\n1,a,x,2024-06-01T10:00:00Z\n1,b,y,1717236000\n"
+    )
     t = read_table(path)
     assert [(r.value, r.timestamp) for r in t] == [("x", 1717236000.0), ("y", 1717236000.0)]
 
@@ -134,7 +150,9 @@ def test_parquet_written_by_pandas_with_native_types(tmp_path):
 
 def test_bad_rows_are_listed_with_line_numbers(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("item,annotator,label,kind\n1,a,x,choice\n,b,y,choice\n2,c,high,rating\n3,d,z,colour\n")
+    path.write_text(
+        "item,annotator,label,kind\n1,a,x,choice\n,b,y,choice\n2,c,high,rating\n3,d,z,colour\n"
+    )
     with pytest.raises(InputError) as err:
         read_table(path)
     msg = str(err.value)
@@ -157,12 +175,20 @@ values = st.one_of(
     ),
 )
 records = st.builds(
-    lambda item, ann, kv, ts, text: Annotation(item, ann, kv[1], kv[0], "c", ts, None, None, None, text),
-    names, names, values, st.one_of(st.none(), st.floats(0, 2e9)), st.one_of(st.none(), names),
+    lambda item, ann, kv, ts, text: Annotation(
+        item, ann, kv[1], kv[0], "c", ts, None, None, None, text
+    ),
+    names,
+    names,
+    values,
+    st.one_of(st.none(), st.floats(0, 2e9)),
+    st.one_of(st.none(), names),
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(records, min_size=1, max_size=8), st.sampled_from(SUFFIXES))
 def test_round_trip_property(tmp_path, recs, suffix):
     table = AnnotationTable.from_records(recs)

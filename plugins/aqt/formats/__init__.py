@@ -201,21 +201,30 @@ def _read(
     progress: Progress | None,
 ) -> AnnotationTable:
     if fmt == "table":
-        return read_table(p, item_col=item_col, annotator_col=annotator_col,
-                          label_col=label_col, kind=kind, progress=progress)
+        return read_table(
+            p,
+            item_col=item_col,
+            annotator_col=annotator_col,
+            label_col=label_col,
+            kind=kind,
+            progress=progress,
+        )
     if fmt == "prodigy":
         if read_head(p, 4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"[":
             doc = load_json_document(p)
             if not isinstance(doc, list):
-                raise FormatError(f"{p.name} is not a list of Prodigy examples.",
-                                  fix="Export with `prodigy db-out DATASET > file.jsonl`.")
+                raise FormatError(
+                    f"{p.name} is not a list of Prodigy examples.",
+                    fix="Export with `prodigy db-out DATASET > file.jsonl`.",
+                )
             return read_prodigy_examples(doc)
         return read_prodigy_jsonl(p, progress=progress)
     if fmt == "labelstudio":
         return read_labelstudio_json(p)
-    controls = [c.strip() for c in label_col.split(",") if c.strip()] if label_col != "label" else None
+    controls = (
+        [c.strip() for c in label_col.split(",") if c.strip()] if label_col != "label" else None
+    )
     if fmt == "labelstudio-min":
         return read_labelstudio_min_json(p, controls=controls, kind=kind)
     check_file(p)
     return read_labelstudio_csv(p, controls=controls, kind=kind)
-

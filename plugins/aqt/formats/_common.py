@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aqt.errors import FormatError, InputError, collect_problems, truncate
+from aqt.records import TABLE_COLUMNS, Annotation
 
 __all__ = [
     "PARQUET_MAGIC",
@@ -87,7 +88,7 @@ def read_text(path: Path) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise FormatError(
-            f"{path.name} line {line}: bytes that are not UTF-8 ({data[exc.start:exc.start + 4]!r}).",
+            f"{path.name} line {line}: bytes that are not UTF-8 ({data[exc.start : exc.start + 4]!r}).",
             fix="Save the file as UTF-8.",
         ) from None
     if not text.strip():
@@ -116,42 +117,43 @@ def iter_jsonl(
     Malformed lines and lines that are not JSON objects are collected; after the last line one
     :class:`InputError` lists them all with their line numbers. ``progress(bytes_read, total)`` is
     called about every megabyte and once at the end.
+
+    Lines are parsed a megabyte at a time as one JSON array (one C-level parse instead of one
+    ``json.loads`` call per line); a chunk that does not parse line for line is parsed again one
+    line at a time, which finds the bad lines.
     """
     total = path.stat().st_size
     loads = json.loads
     problems: list[str] = []
     done = 0
-    next_report = _PROGRESS_EVERY
-    head = read_head(path, 65536)
-    if looks_binary(head):
+    if looks_binary(read_head(path, 65536)):
         raise binary_error(path)
     with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            done += len(line)
-            if progress is not None and done >= next_report:
-                progress(done, total)
-                next_report = done + _PROGRESS_EVERY
+        lineno = 0
+        while True:
+            lines = fh.readlines(_PROGRESS_EVERY)
+            if not lines:
+                break
+            first = lineno + 1
+            lineno += len(lines)
+            done += sum(map(len, lines))
             try:
-                obj = loads(line)
-            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-                if not line.strip():
-                    continue
-                if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
-                    try:
-                        obj = loads(line[3:])
-                    except ValueError:
-                        obj = None
-                    if isinstance(obj, dict):
-                        yield lineno, obj
-                        continue
-                msg = getattr(exc, "msg", None) or "not UTF-8 text"
-                problems.append(f"line {lineno}: {msg} ({_snippet(line)})")
-                continue
-            if type(obj) is dict:
-                yield lineno, obj
+                objs = loads(b"[" + b",".join(lines) + b"]")
+            except ValueError:
+                objs = None
+            if objs is not None and len(objs) == len(lines):
+                for i, obj in enumerate(objs, first):
+                    if type(obj) is dict:
+                        yield i, obj
+                    else:
+                        problems.append(
+                            f"line {i}: expected a JSON object, got {type(obj).__name__}"
+                        )
             else:
-                problems.append(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
-    if progress is not None:
+                yield from _parse_lines(lines, first, problems)
+            if progress is not None:
+                progress(done, total)
+    if progress is not None and done != total:
         progress(total, total)
     collect_problems(
         problems,
@@ -159,6 +161,24 @@ def iter_jsonl(
         fix="Repair or delete those lines (each line must be one JSON object).",
         limit=_MAX_PROBLEMS,
     )
+
+
+def _parse_lines(lines: list[bytes], first: int, problems: list[str]) -> Iterator[tuple[int, dict]]:
+    for lineno, line in enumerate(lines, first):
+        if not line.strip():
+            continue
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            msg = getattr(exc, "msg", None) or "not UTF-8 text"
+            problems.append(f"line {lineno}: {msg} ({_snippet(line)})")
+            continue
+        if type(obj) is dict:
+            yield lineno, obj
+        else:
+            problems.append(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
 
 
 def _snippet(line: bytes, limit: int = 40) -> str:
@@ -171,7 +191,7 @@ def parse_timestamp(value: Any) -> float | None:
     if is_missing(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise TypeError(f"not a timestamp: {value!r}")
     if isinstance(value, (int, float)):
         return float(value)
     text = str(value).strip()
@@ -203,3 +223,51 @@ def columns_error(path_name: str, found: list[str], missing: list[str], fix: str
         f"{path_name} has no column {truncate(missing)}; columns found: {truncate(found, 12)}.",
         fix=fix,
     )
+
+
+def fast_annotation() -> Callable[..., Annotation]:
+    """A constructor for :class:`Annotation` taking the fields positionally, for hot loops.
+
+    The frozen dataclass ``__init__`` sets each field through ``object.__setattr__``; filling the
+    instance ``__dict__`` in one step is about three times faster and gives an equal object. Falls
+    back to the class itself if ``Annotation`` ever gains slots, validation or other fields.
+    """
+    import dataclasses
+
+    names = tuple(f.name for f in dataclasses.fields(Annotation))
+    if (
+        names != TABLE_COLUMNS
+        or hasattr(Annotation, "__post_init__")
+        or hasattr(Annotation, "__slots__")
+    ):
+        return Annotation
+    new = object.__new__
+
+    def make(
+        item: str,
+        annotator: str,
+        value: Any,
+        kind: str = "choice",
+        control: str = "",
+        timestamp: float | None = None,
+        guideline_version: str | None = None,
+        source: str | None = None,
+        annotation_id: str | None = None,
+        text: str | None = None,
+    ) -> Annotation:
+        a = new(Annotation)
+        a.__dict__.update(
+            item=item,
+            annotator=annotator,
+            value=value,
+            kind=kind,
+            control=control,
+            timestamp=timestamp,
+            guideline_version=guideline_version,
+            source=source,
+            annotation_id=annotation_id,
+            text=text,
+        )
+        return a
+
+    return make

@@ -123,7 +123,7 @@ def read_labelstudio_tasks(
                 continue
             try:
                 ts = parse_timestamp(ann.get("created_at"))
-            except ValueError:
+            except (TypeError, ValueError):
                 ts = None
             aid = ann.get("id")
             base = (str(tid), annotator, ts, None if aid is None else str(aid), text)
@@ -174,8 +174,14 @@ def read_labelstudio_tasks(
 def _record(base: tuple, value: Any, kind: str, control: str) -> Annotation:
     item, annotator, ts, aid, text = base
     return Annotation(
-        item=item, annotator=annotator, value=value, kind=kind, control=control,
-        timestamp=ts, annotation_id=aid, text=text,
+        item=item,
+        annotator=annotator,
+        value=value,
+        kind=kind,
+        control=control,
+        timestamp=ts,
+        annotation_id=aid,
+        text=text,
     )
 
 
@@ -240,4 +246,3 @@ def parse_label_config(xml: str) -> dict[str, tuple[str, str]]:
         if name and rtype in RESULT_KINDS:
             out[name] = (rtype, el.get("choice", "single"))
     return out
-

@@ -38,11 +38,26 @@ from aqt.formats._common import (
 )
 from aqt.records import Annotation, AnnotationTable, normalize_value
 
-__all__ = ["BOOKKEEPING", "read_labelstudio_csv", "read_labelstudio_min", "read_labelstudio_min_json"]
+__all__ = [
+    "BOOKKEEPING",
+    "read_labelstudio_csv",
+    "read_labelstudio_min",
+    "read_labelstudio_min_json",
+]
 
 BOOKKEEPING = frozenset(
-    {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement",
-     "history", "drafts", "predictions"}
+    {
+        "id",
+        "annotator",
+        "annotation_id",
+        "created_at",
+        "updated_at",
+        "lead_time",
+        "agreement",
+        "history",
+        "drafts",
+        "predictions",
+    }
 )
 _RESULT_KEYS = ("labels", "rating", "number", "selected", "choices", "text", "taxonomy")
 _HINT_FIX = "Name the control column(s) with --label-col NAME (or --control NAME)."
@@ -104,7 +119,9 @@ def read_labelstudio_csv(
     except csv.Error as exc:
         raise FormatError(f"{p.name} is not valid CSV: {exc}.", fix="Export it again.") from None
     if not rows:
-        raise InputError(f"{p.name} has a header but no rows.", fix="Export a project with annotations.")
+        raise InputError(
+            f"{p.name} has a header but no rows.", fix="Export a project with annotations."
+        )
     return _rows_to_table(rows, p.name, controls, kind, from_csv=True)
 
 
@@ -128,7 +145,8 @@ def _shaped(value: Any) -> bool:
 
 def _find_controls(rows: list[dict], columns: list[str], from_csv: bool) -> list[str]:
     candidates = [
-        c for c in columns
+        c
+        for c in columns
         if c not in BOOKKEEPING and not c.startswith("_data_") and not c.endswith("_transcript")
     ]
     found = []
@@ -151,9 +169,13 @@ def _find_controls(rows: list[dict], columns: list[str], from_csv: bool) -> list
     for c in candidates:
         values = [r.get(c) for r in rows if not is_missing(r.get(c))]
         distinct = {v for v in values if isinstance(v, str)}
-        if values and all(isinstance(v, str) for v in values) and len(distinct) <= 50 and (
-            n_tasks == 1 or len(distinct) < n_tasks
-        ) and max(len(v) for v in distinct) <= 60:
+        if (
+            values
+            and all(isinstance(v, str) for v in values)
+            and len(distinct) <= 50
+            and (n_tasks == 1 or len(distinct) < n_tasks)
+            and max(len(v) for v in distinct) <= 60
+        ):
             fallback.append(c)
     if len(fallback) == 1:
         return fallback
@@ -183,7 +205,7 @@ def _cell_value(value: Any) -> tuple[str, Any] | None:
         raise ValueError(f"not a result value: {str(value)[:40]!r}")
     first = value[0]
     if not isinstance(first, Mapping):
-        raise ValueError(f"not a result value: {str(value)[:40]!r}")
+        raise TypeError(f"not a result value: {str(value)[:40]!r}")
     if "labels" in first:
         return "spans", normalize_value(
             "spans", [(v["start"], v["end"], lab) for v in value for lab in v.get("labels") or []]
@@ -236,12 +258,15 @@ def _rows_to_table(
             continue
         try:
             ts = parse_timestamp(row.get("created_at"))
-        except ValueError:
+        except (TypeError, ValueError):
             ts = None
         aid = row.get("annotation_id")
         text = row.get(text_col)
         base = (
-            _id(item), _id(annotator), ts, None if is_missing(aid) else _id(aid),
+            _id(item),
+            _id(annotator),
+            ts,
+            None if is_missing(aid) else _id(aid),
             text if isinstance(text, str) and text else None,
         )
         for c in control_cols:
@@ -276,8 +301,16 @@ def _rows_to_table(
         elif c in multi and k == "choice":
             k, value = "multichoice", frozenset([value])
         records.append(
-            Annotation(item=item, annotator=annotator, value=value, kind=k, control=c,
-                       timestamp=ts, annotation_id=aid, text=text)
+            Annotation(
+                item=item,
+                annotator=annotator,
+                value=value,
+                kind=k,
+                control=c,
+                timestamp=ts,
+                annotation_id=aid,
+                text=text,
+            )
         )
     return AnnotationTable.from_records(records)
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from aqt.errors import InputError, collect_problems
-from aqt.formats._common import Progress, check_file, iter_jsonl
-from aqt.records import Annotation, AnnotationTable, Span
+from aqt.formats._common import Progress, check_file, fast_annotation, iter_jsonl
+from aqt.records import AnnotationTable, Span
 
 __all__ = ["read_prodigy_examples", "read_prodigy_jsonl", "strip_dataset_prefix"]
 
@@ -56,9 +56,7 @@ def read_prodigy_jsonl(
     return _read(iter_jsonl(p, progress, what="Prodigy JSONL"), dataset, p.name)
 
 
-def read_prodigy_examples(
-    examples: Iterable[dict], dataset: str | None = None
-) -> AnnotationTable:
+def read_prodigy_examples(examples: Iterable[dict], dataset: str | None = None) -> AnnotationTable:
     """Turn Prodigy saved examples (``db.get_dataset_examples`` or db-out lines) into a table.
 
     Parameters
@@ -82,7 +80,9 @@ def read_prodigy_examples(
     >>> (t.records[0].item, t.records[0].annotator, t.records[0].value)
     ('1', 'ann', 'POS')
     """
-    return _read(((i, eg) for i, eg in enumerate(examples, 1)), dataset, "examples", where="example")
+    return _read(
+        ((i, eg) for i, eg in enumerate(examples, 1)), dataset, "examples", where="example"
+    )
 
 
 def _read(
@@ -93,7 +93,7 @@ def _read(
     multiple_views: set[str] = set()
     ignored = rejected = 0
     for lineno, eg in numbered:
-        if not isinstance(eg, Mapping):
+        if type(eg) is not dict and not isinstance(eg, Mapping):
             problems.append(f"{where} {lineno}: expected a dict, got {type(eg).__name__}")
             continue
         answer = eg.get("answer")
@@ -104,23 +104,23 @@ def _read(
             problems.append(f"{where} {lineno}: answer is {answer!r}, not accept/reject/ignore")
             continue
         view = eg.get("_view_id") or ""
-        manual = "options" in eg or view == "choice" or view in SPAN_VIEWS
-        if manual and answer == "reject":
+        is_choice = view == "choice" or "options" in eg
+        if answer == "reject" and (is_choice or view in SPAN_VIEWS):
             rejected += 1
             continue
         annotator = eg.get("_annotator_id") or eg.get("_session_id")
-        if "options" in eg or view == "choice":
+        if is_choice:
             key = "_input_hash"
             accept = eg.get("accept") or []
-            if not isinstance(accept, list):
+            if type(accept) is not list:
                 problems.append(f"{where} {lineno}: accept is {accept!r}, not a list of option ids")
                 continue
-            config = eg.get("config") or {}
+            config = eg.get("config")
             if len(accept) > 1 or (
-                isinstance(config, Mapping) and config.get("choice_style") == "multiple"
+                type(config) is dict and config.get("choice_style") == "multiple"
             ):
                 multiple_views.add(view)
-            value: Any = tuple(str(a) for a in accept)
+            value: Any = tuple(a if a.__class__ is str else str(a) for a in accept)
             kind = "choice"
             control = view or "choice"
         elif view in SPAN_VIEWS:
@@ -145,7 +145,9 @@ def _read(
         if item is None:
             problems.append(f"{where} {lineno}: no {key}")
             continue
-        meta = eg.get("meta") if isinstance(eg.get("meta"), Mapping) else {}
+        meta = eg.get("meta")
+        if type(meta) is not dict:
+            meta = {}
         raw.append(
             (
                 str(item),
@@ -165,6 +167,7 @@ def _read(
         raise InputError(f"{name} holds no Prodigy examples.", fix=_FIX)
     names = strip_dataset_prefix([r[1] for r in raw if r[1] is not None], dataset)
     records = []
+    make = fast_annotation()
     for item, ann, value, kind, control, ts, gv, source, text, view in raw:
         if kind == "choice":
             if view in multiple_views:
@@ -174,16 +177,17 @@ def _read(
             else:
                 value = value[0]
         records.append(
-            Annotation(
-                item=item,
-                annotator=names.get(ann, "unknown") if ann is not None else "unknown",
-                value=value,
-                kind=kind,
-                control=control,
-                timestamp=float(ts) if isinstance(ts, (int, float)) else None,
-                guideline_version=None if gv is None else str(gv),
-                source=None if source is None else str(source),
-                text=text if isinstance(text, str) else None,
+            make(
+                item,
+                names.get(ann, "unknown") if ann is not None else "unknown",
+                value,
+                kind,
+                control,
+                float(ts) if ts.__class__ in (int, float) else None,
+                None if gv is None else str(gv),
+                None if source is None else str(source),
+                None,
+                text if text.__class__ is str else None,
             )
         )
     skipped = {"cancelled": 0, "ignored": ignored}
@@ -206,7 +210,9 @@ def strip_dataset_prefix(ids: Iterable[str], dataset: str | None = None) -> dict
     if not dataset:
         return {i: i for i in unique}
     prefix = dataset + "-"
-    return {i: i[len(prefix):] if i.startswith(prefix) and len(i) > len(prefix) else i for i in unique}
+    return {
+        i: i[len(prefix) :] if i.startswith(prefix) and len(i) > len(prefix) else i for i in unique
+    }
 
 
 def _infer_dataset(ids: list[str]) -> str | None:

@@ -30,6 +30,7 @@ from aqt.formats._common import (
     Progress,
     binary_error,
     check_file,
+    fast_annotation,
     is_missing,
     iter_jsonl,
     load_json_document,
@@ -43,7 +44,13 @@ from aqt.records import KINDS, Annotation, AnnotationTable, normalize_value, val
 __all__ = ["OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "read_table", "write_table"]
 
 OPTIONAL_COLUMNS = (
-    "kind", "control", "timestamp", "guideline_version", "source", "annotation_id", "text",
+    "kind",
+    "control",
+    "timestamp",
+    "guideline_version",
+    "source",
+    "annotation_id",
+    "text",
 )
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 _WRITE_COLUMNS = ("item", "annotator", "label") + OPTIONAL_COLUMNS
@@ -83,6 +90,7 @@ def read_table(
     suffix = p.suffix.lower()
     if head.startswith(PARQUET_MAGIC) or suffix in (".parquet", ".pq"):
         columns, rows = _parquet_rows(p)
+        where = "row {}"
     elif looks_binary(head):
         raise binary_error(p)
     else:
@@ -94,19 +102,20 @@ def read_table(
                     f"{p.name} is a JSON list but not a list of row objects.",
                     fix="Write one JSON object per row, or pass --from to pick another format.",
                 )
-            rows = ((f"row {i}", r) for i, r in enumerate(doc))
+            rows, where = enumerate(doc), "row {}"
             columns = list(dict.fromkeys(k for r in doc[:1000] for k in r))
         elif first == b"{":
             first_rows = []
             it = iter_jsonl(p, progress, what="JSON Lines")
             for lineno, row in it:
-                first_rows.append((f"line {lineno}", row))
+                first_rows.append((lineno, row))
                 break
             columns = list(first_rows[0][1]) if first_rows else []
-            rows = _chain(first_rows, ((f"line {n}", r) for n, r in it))
+            rows, where = _chain(first_rows, it), "line {}"
         else:
             columns, rows = _csv_rows(p)
-    return _rows_to_table(p.name, columns, rows, item_col, annotator_col, label_col, kind)
+            where = "line {}"
+    return _rows_to_table(p.name, columns, rows, where, item_col, annotator_col, label_col, kind)
 
 
 def _chain(first: list, rest: Iterable) -> Iterator:
@@ -135,7 +144,7 @@ def _csv_rows(p: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
             fix="Add one row per judgement.",
         )
     values = [frame[c].tolist() for c in frame.columns]
-    rows = ((f"line {i + 2}", dict(zip(columns, vals))) for i, vals in enumerate(zip(*values)))
+    rows = ((i, dict(zip(columns, vals))) for i, vals in enumerate(zip(*values), 2))
     return columns, rows
 
 
@@ -155,14 +164,15 @@ def _parquet_rows(p: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
     if n == 0:
         raise InputError(f"{p.name} has no rows.", fix="Add one row per judgement.")
     values = [data[c] for c in columns]
-    rows = ((f"row {i + 1}", dict(zip(columns, vals))) for i, vals in enumerate(zip(*values)))
+    rows = ((i, dict(zip(columns, vals))) for i, vals in enumerate(zip(*values), 1))
     return columns, rows
 
 
 def _rows_to_table(
     name: str,
     columns: list[str],
-    rows: Iterable[tuple[str, Mapping]],
+    rows: Iterable[tuple[int, Mapping]],
+    where: str,
     item_col: str,
     annotator_col: str,
     label_col: str,
@@ -185,36 +195,47 @@ def _rows_to_table(
     problems: list[str] = []
     records: list[Annotation] = []
     append = records.append
-    for where, row in rows:
+    make = fast_annotation()
+    for loc, row in rows:
         raw = row.get(label_col)
-        if is_missing(raw):
+        if raw is None or raw == "" or raw != raw:  # noqa: PLR0124 (NaN: no judgement)
             continue
         item, annotator = row.get(item_col), row.get(annotator_col)
-        if is_missing(item) or is_missing(annotator):
-            problems.append(f"{where}: empty {item_col if is_missing(item) else annotator_col}")
-            continue
+        if not (item.__class__ is str and item and annotator.__class__ is str and annotator):
+            if is_missing(item) or is_missing(annotator):
+                bad = item_col if is_missing(item) else annotator_col
+                problems.append(f"{where.format(loc)}: empty {bad}")
+                continue
+            item, annotator = _id(item), _id(annotator)
         k = kind or (row.get("kind") if has_kind else None)
-        if is_missing(k):
+        if k is None or k == "" or k != k:  # noqa: PLR0124 (NaN)
             k = _infer_kind(raw)
         try:
-            value = _value(k, raw)
+            value = raw if k == "choice" and raw.__class__ is str else _value(k, raw)
             ts = parse_timestamp(row.get("timestamp")) if "timestamp" in opt else None
         except (TypeError, ValueError, KeyError, InputError) as exc:
             msg = exc.message if isinstance(exc, InputError) else str(exc)
-            problems.append(f"{where}: {k} value {str(raw)[:30]!r}: {msg}")
+            problems.append(f"{where.format(loc)}: {k} value {str(raw)[:30]!r}: {msg}")
             continue
         if plain:
-            append(Annotation(_id(item), _id(annotator), value, k))
+            append(make(item, annotator, value, k))
             continue
         control, gv, source, aid, text = (
             None if c not in opt or is_missing(row.get(c)) else row.get(c)
             for c in ("control", "guideline_version", "source", "annotation_id", "text")
         )
         append(
-            Annotation(
-                _id(item), _id(annotator), value, k, "" if control is None else str(control), ts,
-                None if gv is None else _id(gv), None if source is None else str(source),
-                None if aid is None else _id(aid), None if text is None else str(text),
+            make(
+                item,
+                annotator,
+                value,
+                k,
+                "" if control is None else str(control),
+                ts,
+                None if gv is None else _id(gv),
+                None if source is None else str(source),
+                None if aid is None else _id(aid),
+                None if text is None else str(text),
             )
         )
     collect_problems(problems, f"{name} has bad rows", fix="Fix or delete those rows.")
@@ -266,8 +287,18 @@ def _label_text(kind: str, value: Any) -> str:
 
 def _rows_for_write(table: AnnotationTable) -> Iterator[tuple]:
     for r in table.records:
-        yield (r.item, r.annotator, r.value, r.kind, r.control, r.timestamp,
-               r.guideline_version, r.source, r.annotation_id, r.text)
+        yield (
+            r.item,
+            r.annotator,
+            r.value,
+            r.kind,
+            r.control,
+            r.timestamp,
+            r.guideline_version,
+            r.source,
+            r.annotation_id,
+            r.text,
+        )
 
 
 def write_table(table: AnnotationTable, path: str | Path) -> None:
@@ -280,8 +311,9 @@ def write_table(table: AnnotationTable, path: str | Path) -> None:
     suffix = p.suffix.lower()
     if suffix in (".csv", ".tsv"):
         with atomic_write(p, "w", encoding="utf-8") as fh:
-            writer = csv.writer(fh, delimiter="\t" if suffix == ".tsv" else ",",
-                                lineterminator="\n")
+            writer = csv.writer(
+                fh, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n"
+            )
             writer.writerow(_WRITE_COLUMNS)
             for item, ann, value, kind, *rest in _rows_for_write(table):
                 writer.writerow(
