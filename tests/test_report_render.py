@@ -184,11 +184,14 @@ def test_sets_and_spans_sections() -> None:
     d = load("sets_spans")
     out = render_text(d)
     assert "Krippendorff's alpha (MASI distance)" in out
-    assert "Spans: Per label" in out and "Spans: Pairwise" in out
-    assert re.search(r"F1 overlap\s+0\.750", out)
+    assert "Spans: per label" in out and "Spans: annotator pairs" in out
+    assert re.search(r"F1 \(overlap\)\s+0\.750", out)
+    assert re.search(r"PER\|x\s+n/a\s+n/a\s+0", out)
+    assert "Items: 3" in out  # the sets' item count is a note, not a coefficient row
     assert "ann: ORG[0:5]; ben: {}" in out
     md = render_markdown(d)
-    assert "## Spans" in md and "| Token alpha | 0.420 |" in md
+    assert "## Spans" in md and "| Token-level alpha | 0.420 |" in md
+    assert "| PER\\|x | n/a | n/a | 0 |" in md
 
 
 def test_text_keeps_control_characters_out_of_the_terminal() -> None:
@@ -310,3 +313,63 @@ def test_any_strings_stay_text(
     n_rows = len(labels) + len(d["pairwise"])
     # every table row is one line: header lines + one line per label and per pair
     assert len(text.splitlines()) == len(render_text(load("degenerate")).splitlines()) + n_rows + 10
+
+
+def _real_reports() -> dict[str, dict]:
+    from aqt.agreement import agreement_report
+    from aqt.records import Annotation, AnnotationTable, Span
+
+    def table(kind: str, rows: list[tuple[str, str, object]]) -> AnnotationTable:
+        return AnnotationTable.from_records(Annotation(i, a, v, kind=kind) for i, a, v in rows)
+
+    choice = table("choice", [("1", "a", "x"), ("1", "b", "x"), ("2", "a", "x"), ("2", "b", "y"),
+                              ("3", "a", "y"), ("3", "b", "y"), ("3", "c", "<y>")])  # fmt: skip
+    rating = table("rating", [("1", "a", 1.0), ("1", "b", 2.0), ("2", "a", 4.0), ("2", "b", 4.0),
+                              ("3", "a", 5.0), ("3", "b", 3.0)])  # fmt: skip
+    sets = table("multichoice", [("1", "a", frozenset({"x", "y"})), ("1", "b", frozenset({"x"})),
+                                 ("2", "a", frozenset({"y"})), ("2", "b", frozenset({"y"}))])  # fmt: skip
+    spans = table("spans", [("1", "a", (Span(0, 5, "PER"), Span(10, 15, "LOC"))),
+                            ("1", "b", (Span(0, 5, "PER"),))])  # fmt: skip
+    return {
+        "choice": agreement_report(choice, ci=20).to_dict(),
+        "rating": agreement_report(rating, level="interval", weights="quadratic").to_dict(),
+        "multichoice": agreement_report(sets).to_dict(),
+        "spans": agreement_report(spans).to_dict(),
+    }
+
+
+def test_real_reports_of_every_kind_render() -> None:
+    for kind, d in _real_reports().items():
+        text = render_text(d)
+        assert f"Kind                {kind}" in text
+        assert json.loads(render_json(d)) == d
+        p = parse(render_html(d))
+        assert {t for t, _ in p.tags} <= ALLOWED_TAGS, kind
+        md = render_markdown(d)
+        assert md.count("## ") >= 2
+        if kind == "multichoice":
+            assert "Krippendorff's alpha (MASI distance)" in text and "{x, y}" in text
+            assert '["x"' not in text  # label sets read as sets, not JSON
+        if kind == "spans":
+            assert "F1 (overlap)" in text and "Spans: per label" in text
+        if kind == "choice":
+            assert "95% CI" in text
+            assert "&lt;y&gt;" in render_html(d)
+
+
+def test_big_matrices_drop_cell_text_then_the_plot() -> None:
+    d = load("degenerate")
+    cats = [f"c{i}" for i in range(60)]
+    d["categories"] = cats
+    d["coincidence"] = {
+        "categories": cats,
+        "matrix": [[float(i == j) for j in range(60)] for i in range(60)],
+    }
+    p = parse(render_html(d))
+    assert len(p.find("rect", "cell")) == 3600
+    assert not p.find("text", "cell-value")  # too small to print values; hover titles remain
+    cats = [f"c{i}" for i in range(101)]
+    d["coincidence"] = {"categories": cats, "matrix": [[0.0] * 101 for _ in range(101)]}
+    html = render_html(d)
+    assert not parse(html).find("rect", "cell")
+    assert "101 categories are too many to plot" in html

@@ -18,6 +18,7 @@ from aqt.report.bands import interpret
 from aqt.report.model import (
     Table,
     build_tables,
+    fmt_category,
     fmt_count,
     fmt_num,
     metric_entry,
@@ -48,6 +49,8 @@ td.band { font-weight: 600; }
 """
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+#: heatmaps with more rows than this are left out (the tables below them still list every pair)
+MAX_HEATMAP = 100
 BAND_FILL = {"reliable": "#2e8b57", "tentative": "#e0a526", "discard": "#d1495b"}
 
 
@@ -150,7 +153,7 @@ def _per_label_plot(per_label: Mapping[str, Any]) -> str:
 
 
 def _coincidence_plot(coincidence: Mapping[str, Any]) -> str:
-    cats = [str(c) for c in coincidence.get("categories") or []]
+    cats = [fmt_category(c) for c in coincidence.get("categories") or []]
     matrix = [[float(x) for x in row] for row in coincidence.get("matrix") or []]
     diag_max = max([matrix[i][i] for i in range(len(cats))] + [0.0])
     off_max = max(
@@ -252,7 +255,13 @@ def render_html(d: Mapping[str, Any]) -> str:
             "labelled: blue is agreement beyond chance, red is worse than chance, grey has no value."
             "</p>"
         )
-        body.append(_pairwise_plot(d["pairwise"]))
+        n_names = len({str(p.get(k)) for p in d["pairwise"] for k in ("a", "b")})
+        if n_names <= MAX_HEATMAP:
+            body.append(_pairwise_plot(d["pairwise"]))
+        else:
+            body.append(
+                f'<p class="caption">{n_names} annotators are too many to plot; see the table.</p>'
+            )
         body.append(
             _legend(
                 [(svg.diverging(-1.0), "-1"), (svg.diverging(0.0), "0"), (svg.diverging(1.0), "1")]
@@ -270,7 +279,13 @@ def render_html(d: Mapping[str, Any]) -> str:
                 "annotators gave the same item, counted both ways. Green diagonal cells are agreement; "
                 "orange off-diagonal cells are confusions (darker is more).</p>"
             )
-            body.append(_coincidence_plot(coincidence))
+            n_cats = len(coincidence["categories"])
+            if n_cats <= MAX_HEATMAP:
+                body.append(_coincidence_plot(coincidence))
+            else:
+                body.append(
+                    f'<p class="caption">{n_cats} categories are too many to plot; see the table.</p>'
+                )
         if "confused_pairs" in by_key:
             body.append(_table_html(by_key["confused_pairs"], heading=False))
         body.append("</section>")

@@ -43,6 +43,18 @@ SET_NAMES: dict[str, str] = {
     "krippendorff_alpha_masi": "Krippendorff's alpha (MASI distance)",
     "krippendorff_alpha_jaccard": "Krippendorff's alpha (Jaccard distance)",
 }
+#: display names of the other keys that appear in the spans and sets sections
+KEY_NAMES: dict[str, str] = {
+    "n_items": "Items",
+    "a": "Annotator A",
+    "b": "Annotator B",
+    "f1_exact": "F1 (exact match)",
+    "f1_overlap": "F1 (overlap)",
+    "token_alpha": "Token-level alpha",
+    "support": "Spans",
+    "per_label": "per label",
+    "pairwise": "annotator pairs",
+}
 MISSING = "n/a"
 MAX_CATEGORIES_SHOWN = 30
 
@@ -64,7 +76,9 @@ class Table:
 
 def coefficient_label(name: str) -> str:
     """Display name of a coefficient (``cohen_kappa`` -> ``Cohen's kappa``)."""
-    return COEFFICIENT_NAMES.get(name) or SET_NAMES.get(name) or humanize(name)
+    return (
+        COEFFICIENT_NAMES.get(name) or SET_NAMES.get(name) or KEY_NAMES.get(name) or humanize(name)
+    )
 
 
 def humanize(key: str) -> str:
@@ -166,8 +180,21 @@ def _with_ci(value: Any, ci: Any) -> str:
 # --------------------------------------------------------------------------------------- sections
 
 
+def fmt_category(c: Any) -> str:
+    """A category for display; label sets (JSON lists in ``categories``) show as ``{a, b}``."""
+    text = str(c)
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
+            return "{" + ", ".join(parsed) + "}"
+    return text
+
+
 def _summary(d: Mapping[str, Any]) -> Table:
-    cats = [str(c) for c in d.get("categories") or []]
+    cats = [fmt_category(c) for c in d.get("categories") or []]
     shown = ", ".join(cats[:MAX_CATEGORIES_SHOWN])
     if len(cats) > MAX_CATEGORIES_SHOWN:
         shown += f" (+{len(cats) - MAX_CATEGORIES_SHOWN} more)"
@@ -192,7 +219,11 @@ def _summary(d: Mapping[str, Any]) -> Table:
 def _coefficient_table(
     key: str, title: str, metrics: Mapping[str, Any], order: Sequence[str]
 ) -> Table:
-    names = [n for n in order if n in metrics] + [n for n in metrics if n not in order]
+    counts = {n: v for n, v in metrics.items() if isinstance(v, int) and not isinstance(v, bool)}
+    names = [n for n in order if n in metrics] + [
+        n for n in metrics if n not in order and n not in counts
+    ]
+    note = "; ".join(f"{coefficient_label(n)}: {v}" for n, v in counts.items())
     entries = [(n, *metric_entry(metrics[n])) for n in names]
     has_ci = any(fmt_ci(ci) for _, _, ci, _ in entries)
     rows = []
@@ -204,7 +235,7 @@ def _coefficient_table(
         rows.append(tuple(row))
     columns = ["Coefficient", "Value"] + (["95% CI"] if has_ci else []) + ["Interpretation", "Note"]
     align = ["l", "r"] + (["r"] if has_ci else []) + ["l", "l"]
-    return Table(key, title, tuple(columns), tuple(rows), tuple(align))
+    return Table(key, title, tuple(columns), tuple(rows), tuple(align), note)
 
 
 def _per_label(per_label: Mapping[str, Any]) -> Table:
@@ -274,7 +305,12 @@ def _confused(pairs: Sequence[Mapping[str, Any]]) -> Table:
     for p in pairs:
         labels = list(p.get("labels") or []) + ["", ""]
         rows.append(
-            (str(labels[0]), str(labels[1]), fmt_count(p.get("count")), fmt_share(p.get("share")))
+            (
+                fmt_category(labels[0]),
+                fmt_category(labels[1]),
+                fmt_count(p.get("count")),
+                fmt_share(p.get("share")),
+            )
         )
     return Table(
         "confused_pairs",
@@ -310,15 +346,16 @@ def generic_tables(key: str, title: str, obj: Any) -> list[Table]:
     rows, dicts of records and lists of records as tables with one column per field."""
     tables: list[Table] = []
     if isinstance(obj, Mapping):
-        scalars = [(humanize(k), _cell(v)) for k, v in obj.items() if _is_scalar(v)]
+        scalars = [(coefficient_label(k), _cell(v)) for k, v in obj.items() if _is_scalar(v)]
         if scalars:
             tables.append(Table(key, title, ("Measure", "Value"), tuple(scalars), ("l", "r")))
         for k, v in obj.items():
             if _is_scalar(v):
                 continue
-            sub_key, sub_title = f"{key}.{k}", f"{title}: {humanize(k)}"
+            sub_key, sub_title = f"{key}.{k}", f"{title}: {coefficient_label(k).lower()}"
             if isinstance(v, Mapping) and v and all(isinstance(x, Mapping) for x in v.values()):
-                tables.append(_records_table(sub_key, sub_title, list(v.items())))
+                first = "Label" if k == "per_label" else "Name"
+                tables.append(_records_table(sub_key, sub_title, list(v.items()), first))
             elif isinstance(v, Sequence) and v and all(isinstance(x, Mapping) for x in v):
                 tables.append(_records_table(sub_key, sub_title, [(None, x) for x in v]))
             else:
@@ -332,14 +369,16 @@ def generic_tables(key: str, title: str, obj: Any) -> list[Table]:
     return tables
 
 
-def _records_table(key: str, title: str, records: list[tuple[Any, Mapping[str, Any]]]) -> Table:
+def _records_table(
+    key: str, title: str, records: list[tuple[Any, Mapping[str, Any]]], first: str = "Name"
+) -> Table:
     columns: list[str] = []
     for _, rec in records:
         for c in rec:
             if c not in columns:
                 columns.append(c)
     named = any(name is not None for name, _ in records)
-    header = (["Name"] if named else []) + [coefficient_label(c) for c in columns]
+    header = ([first] if named else []) + [coefficient_label(c) for c in columns]
     rows = []
     for name, rec in records:
         cells = [_cell(rec.get(c)) if c in rec else "" for c in columns]
