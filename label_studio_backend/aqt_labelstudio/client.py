@@ -120,9 +120,10 @@ class LabelStudioClient:
         except (ValueError, TypeError, KeyError) as exc:
             # JSON decode errors and model validation errors: the server is not Label Studio,
             # or answered something the SDK cannot read.
+            first = str(exc).splitlines()[0][:120] if str(exc) else ""
             raise LabelStudioError(
-                f"The server at {self.url} gave an answer that is not Label Studio's API while "
-                f"{doing} ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}).",
+                f"The server at {self.url} does not look like Label Studio: its answer while "
+                f"{doing} is not Label Studio's API ({type(exc).__name__}: {first}).",
                 fix=_URL_FIX,
             ) from None
 
