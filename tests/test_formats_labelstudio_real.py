@@ -7,11 +7,17 @@ skipped task 15.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from aqt.formats import detect_format, read_annotations, read_labelstudio_json
+from aqt.formats import (
+    detect_format,
+    read_annotations,
+    read_labelstudio_json,
+    read_labelstudio_tasks,
+)
 
 REAL = Path(__file__).parent / "fixtures" / "labelstudio_real"
 FILES = {
@@ -55,10 +61,6 @@ def test_real_json_counts_the_skipped_annotation_and_flat_exports_drop_it():
 
 
 def test_real_json_with_a_users_map_names_annotators_by_email():
-    import json
-
-    from aqt.formats import read_labelstudio_tasks
-
     tasks = json.loads((REAL / "export.json").read_text())
     users = {2: "ann1@example.com", 3: "ann2@example.com", 4: "ann3@example.com"}
     t = read_labelstudio_tasks(tasks, users=users)
