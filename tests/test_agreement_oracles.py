@@ -18,7 +18,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from aqt.agreement import WEIGHTS, agreement_report, krippendorff_alpha
 from aqt.agreement.coefficients import compute_coefficients
-from aqt.agreement.stats import _stats_counts, _stats_pairs, pairwise_tables, stats_from_codes
+from aqt.agreement.stats import compress, pairwise_tables, stats_from_codes, stats_from_patterns
 from aqt.agreement.weights import weight_matrix
 from aqt.records import Annotation, AnnotationTable
 
@@ -125,16 +125,27 @@ def test_fleiss_and_scott_match_statsmodels(seed):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_both_statistics_paths_agree(seed):
-    X = random_codes(400 + seed, n=200, G=6, q=7, missing=0.4)
-    a, tables_a = _stats_pairs(X, 7, True)
-    b = _stats_counts(X, 7)
+@pytest.mark.parametrize("q", [3, 7, 40])
+def test_compressed_rows_give_the_same_statistics(seed, q):
+    X = random_codes(400 + seed, n=300, G=5, q=q, missing=0.4)
+    pat, w, inverse = compress(X, q)
+    assert np.array_equal(pat[inverse], X) and w.sum() == len(X)
+    a, tables_a = stats_from_patterns(pat, w, q, want_pairs=True)
+    b, tables_b = stats_from_patterns(X, np.ones(len(X), np.int64), q, want_pairs=True)
     for field in ("n_r", "C", "P", "n_gk", "used"):
-        assert np.array_equal(getattr(a.trimmed(), field), getattr(b.trimmed(), field)), field
-    tables_b = pairwise_tables(X, 7)
-    assert tables_a.keys() >= tables_b.keys()
-    for key, t in tables_b.items():
-        assert np.array_equal(tables_a[key], t)
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert tables_a.keys() == tables_b.keys() == pairwise_tables(X, q).keys()
+    for key, t in pairwise_tables(X, q).items():
+        assert np.array_equal(tables_a[key], t) and np.array_equal(tables_b[key], t)
+    # the statistics against a direct per-item count
+    counts = np.array([[np.sum(row == k) for k in range(q)] for row in X])
+    r = counts.sum(1)
+    for rv in range(len(a.n_r)):
+        sel = counts[r == rv]
+        assert a.n_r[rv] == len(sel)
+        assert np.array_equal(a.C[rv], sel.sum(0))
+        assert np.array_equal(a.P[rv], sel.T @ sel)
+    assert np.array_equal(a.used, (counts > 0).sum(0))
 
 
 def test_per_label_matches_one_vs_rest_recomputation():
@@ -151,3 +162,39 @@ def test_per_label_matches_one_vs_rest_recomputation():
         assert rep["per_label"][label]["fleiss_kappa"] == pytest.approx(res["fleiss_kappa"][0], abs=1e-12)
         assert rep["per_label"][label]["cohen_kappa"] == pytest.approx(res["cohen_kappa"][0], abs=1e-12)
         assert rep["per_label"][label]["n_items"] == int((X == k).any(1).sum())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_pass_equals_numpy_path(seed, monkeypatch):
+    from aqt.agreement import _kernel
+    from aqt.agreement.engine import agreement_from_codes
+
+    q = 6
+    X = random_codes(500 + seed, n=400, G=4, q=q, missing=0.3).astype(np.int8)
+    W = weight_matrix("quadratic", q)
+    pat, w, inverse = compress(X, q)
+    ref, ref_tables = stats_from_patterns(pat, w, q, want_pairs=True)
+    if _kernel.available():  # numba installed (the dev environment): the compiled pass must agree
+        n_r, C, P, n_gk, used, tables, pa = _kernel.scan(X, q, W, want_pairs=True)
+        from aqt.agreement.stats import Stats
+
+        got = Stats(n_r, C, P, n_gk, used).trimmed()
+        for field in ("n_r", "C", "P", "n_gk", "used"):
+            assert np.array_equal(getattr(got, field), getattr(ref, field)), field
+        assert tables.keys() == ref_tables.keys()
+        assert all(np.array_equal(tables[k], ref_tables[k]) for k in tables)
+        from aqt.agreement.stats import item_agreement_patterns
+
+        assert np.allclose(pa, item_agreement_patterns(pat, W)[inverse], equal_nan=True)
+    # the whole report is identical with the compiled pass forced on and off
+    labels, anns = [str(k) for k in range(q)], ["a", "b", "c", "d"]
+    monkeypatch.setattr(_kernel, "MIN_CELLS", 0)
+    on = agreement_from_codes(X, labels, anns, weights="quadratic")
+    monkeypatch.setenv("AQT_KERNEL", "0")
+    off = agreement_from_codes(X, labels, anns, weights="quadratic")
+    assert on["metrics"] == off["metrics"] and on["pairwise"] == off["pairwise"]
+    assert np.array_equal(on["disagreement_rows"], off["disagreement_rows"])
+    data = np.where(X >= 0, X + 1.0, np.nan).T
+    with_kernel = krippendorff_alpha(data, "ordinal")
+    monkeypatch.setenv("AQT_KERNEL", "1")
+    assert krippendorff_alpha(data, "ordinal") == with_kernel

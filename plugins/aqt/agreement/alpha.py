@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from aqt.agreement import _kernel
 from aqt.agreement.coefficients import alpha_from_coincidence
 from aqt.agreement.stats import coincidence, stats_from_codes
 from aqt.agreement.weights import check_level, delta2
@@ -14,12 +15,12 @@ from aqt.errors import InputError, truncate
 
 __all__ = ["krippendorff_alpha"]
 
-_SMALL_RANGE = 4096
 
 
 def _codes_numeric(data: np.ndarray, value_domain: Sequence[Any] | None):
-    missing = np.isnan(data)
+    """Codes (annotators x items, ``-1`` missing) and the numeric domain of a float array."""
     if value_domain is not None:
+        missing = np.isnan(data)
         dom = np.asarray(value_domain, dtype=np.float64)
         order = {float(v): k for k, v in enumerate(dom)}
         uniq, inv = np.unique(data[~missing], return_inverse=True)
@@ -30,24 +31,27 @@ def _codes_numeric(data: np.ndarray, value_domain: Sequence[Any] | None):
             )
         lut = np.array([order[u] for u in uniq.tolist()], dtype=np.int64)
         codes = np.full(data.shape, -1, np.int64)
-        codes[~missing] = lut[inv]
+        codes[~missing] = lut[inv.ravel()]
         return codes, dom
-    finite = data[~missing] if missing.any() else data.ravel()
-    if finite.size == 0:
+    if data.size == 0 or np.isnan(data).all():
         return np.full(data.shape, -1, np.int64), np.zeros(0)
-    lo, hi = float(finite.min()), float(finite.max())
-    integral = hi - lo <= _SMALL_RANGE and bool(np.all(np.floor(finite) == finite))
-    if integral:  # small-integer fast path: the value minus the minimum is the code
-        raw = np.where(missing, -1, data - lo).astype(np.int64)
-        seen = np.bincount(raw[~missing] if missing.any() else raw.ravel(), minlength=int(hi - lo) + 1)
-        keep = np.flatnonzero(seen)
-        remap = np.full(len(seen), -1, np.int64)
-        remap[keep] = np.arange(len(keep))
-        codes = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1)
-        return codes, keep.astype(np.float64) + lo
-    uniq, inv = np.unique(finite, return_inverse=True)
+    lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+    if hi - lo < 256:  # small-integer fast path: the value minus the minimum is the code
+        if _kernel.available() and data.size >= _kernel.MIN_CELLS:
+            codes_t, ok = _kernel.float_codes(data, lo, int(hi - lo))
+            if ok:  # unused values in lo..hi stay in the domain; they carry no weight
+                return codes_t.T, np.arange(int(hi - lo) + 1, dtype=np.float64) + lo
+        else:
+            shifted = data - lo
+            missing = np.isnan(shifted)
+            raw = np.where(missing, -1.0, shifted)
+            codes = raw.astype(np.int16)
+            if np.array_equal(codes, raw):
+                return codes, np.arange(int(hi - lo) + 1, dtype=np.float64) + lo
+    missing = np.isnan(data)
+    uniq, inv = np.unique(data[~missing], return_inverse=True)
     codes = np.full(data.shape, -1, np.int64)
-    codes[~missing] = inv
+    codes[~missing] = inv.ravel()
     return codes, uniq
 
 
@@ -136,8 +140,8 @@ def krippendorff_alpha(
                     fix="Use level='nominal' or 'ordinal', or pass numbers.",
                 ) from None
     q = len(dom)
-    X = codes.T.astype(np.int8 if q < 127 else np.int32)
-    st, _ = stats_from_codes(X, q, need_used=False)
+    X = codes.T
+    st, _ = stats_from_codes(X, q)
     o = coincidence(st)
     alpha = alpha_from_coincidence(o, delta2(level, o.sum(1), values))
     return float("nan") if alpha is None else alpha

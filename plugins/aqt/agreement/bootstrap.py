@@ -2,8 +2,10 @@
 
 Items are resampled with replacement (Efron's unit-level bootstrap, as recommended by Gwet 2015
 and Zapf et al. 2016 over the Hayes-Krippendorff pair bootstrap); every coefficient is recomputed
-from the resample's sufficient statistics. The resamples are drawn from one
-``numpy.random.Generator(seed)``, so intervals are identical across runs.
+from the resample's sufficient statistics. Items with identical rows are interchangeable, so a
+resample is drawn as multinomial counts over the distinct rows (``Multinomial(N, w / N)``, the
+same distribution as drawing ``N`` items) and the statistics are weighted sums over those rows.
+The resamples come from one ``numpy.random.Generator(seed)``: intervals are identical across runs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from aqt.agreement.coefficients import COEFFICIENTS, compute_coefficients
-from aqt.agreement.stats import stats_from_codes
+from aqt.agreement.stats import compress, stats_from_patterns
 from aqt.agreement.weights import weight_matrix
 
 __all__ = ["bootstrap_ci"]
@@ -42,9 +44,11 @@ def bootstrap_ci(
     draws: dict[str, list[float]] = {name: [] for name in COEFFICIENTS}
     if N == 0:
         return {name: None for name in COEFFICIENTS}
-    for _ in range(int(n)):
-        idx = rng.integers(0, N, N)
-        st, _ = stats_from_codes(X[idx], q, need_used=False)
+    pat, w, _ = compress(np.asarray(X), q)
+    draws_w = rng.multinomial(N, w / w.sum(), size=int(n))
+    for wb in draws_w:
+        keep = wb > 0
+        st, _ = stats_from_patterns(pat[keep], wb[keep].astype(np.int64), q)
         res = compute_coefficients(st, W, level=level, values=values)
         for name, (value, _reason) in res.items():
             if value is not None:

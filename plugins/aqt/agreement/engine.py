@@ -11,13 +11,19 @@ from typing import Any
 
 import numpy as np
 
+from aqt.agreement import _kernel
 from aqt.agreement.coefficients import cohen_from_table, compute_coefficients
-from aqt.agreement.stats import Stats, coincidence, stats_from_codes
+from aqt.agreement.stats import (
+    Stats,
+    coincidence,
+    compress,
+    item_agreement_patterns,
+    stats_from_patterns,
+)
 from aqt.agreement.weights import check_level, check_weights, weight_matrix
 
 __all__ = ["agreement_from_codes", "item_agreement_codes", "metrics_dict", "per_label_from_stats"]
 
-_PAIR_LIMIT = 12
 
 
 def metrics_dict(res: dict[str, tuple], ci: dict[str, Any] | None = None) -> dict[str, dict]:
@@ -29,36 +35,12 @@ def metrics_dict(res: dict[str, tuple], ci: dict[str, Any] | None = None) -> dic
     }
 
 
-def item_agreement_codes(X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item weighted observed agreement ``p_a,i`` and ``r_i``; ``p_a,i`` is NaN when ``r_i < 2``.
-
-    ``p_a,i = sum_k r_ik (r*_ik - 1) / (r_i (r_i - 1))``, the share of ordered pairs of judgements
-    on the item that agree (weighted).
-    """
-    n, G = X.shape
-    q = len(W)
-    r_i = (X >= 0).sum(1).astype(np.int64)
-    agree = np.zeros(n)
-    if G <= _PAIR_LIMIT:
-        Wq = np.zeros((q + 1, q + 1))
-        Wq[:q, :q] = W
-        Xq = X.astype(np.int64)
-        Xq[Xq < 0] = q
-        for g in range(G):
-            for h in range(g + 1, G):
-                agree += 2.0 * Wq[Xq[:, g], Xq[:, h]]
-    else:
-        chunk = max(1, (1 << 22) // max(q, 1))
-        for s in range(0, n, chunk):
-            Xc = X[s : s + chunk].astype(np.int64)
-            m = Xc >= 0
-            rows = np.broadcast_to(np.arange(len(Xc))[:, None], Xc.shape)
-            cnt = np.bincount((rows * q + Xc)[m], minlength=len(Xc) * q).reshape(len(Xc), q)
-            cnt = cnt.astype(np.float64)
-            agree[s : s + chunk] = ((cnt @ W) * cnt).sum(1) - cnt.sum(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pa_i = np.where(r_i >= 2, agree / (r_i * (r_i - 1.0)), np.nan)
-    return pa_i, r_i
+def item_agreement_codes(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Per-item weighted observed agreement ``p_a,i = sum_k r_ik (r*_ik - 1) / (r_i (r_i - 1))``
+    (the weighted share of agreeing ordered pairs of judgements); NaN when ``r_i < 2``."""
+    pat, _, inverse = compress(np.asarray(X), len(W))
+    pa = item_agreement_patterns(pat, W)
+    return pa if inverse is None else pa[inverse]
 
 
 def per_label_from_stats(st: Stats, labels: Sequence[str]) -> dict[str, dict]:
@@ -97,8 +79,8 @@ def _pairwise(tables: dict, annotators: Sequence[str], W: np.ndarray) -> list[di
 
 
 def _top_disagreements(pa_i: np.ndarray, limit: int) -> np.ndarray:
-    d = 1.0 - pa_i
-    cand = np.flatnonzero(d > 1e-12)  # NaN compares False: items under two judgements drop out
+    d = np.round(1.0 - pa_i, 12)  # rounded so that ties do not depend on summation order
+    cand = np.flatnonzero(d > 0)  # NaN compares False: items under two judgements drop out
     if limit <= 0 or cand.size == 0:
         return cand[:0]
     dc = d[cand]
@@ -157,10 +139,17 @@ def agreement_from_codes(
     check_weights(weights)
     q = len(labels)
     W = weight_matrix(weights, q)
-    st, tables = stats_from_codes(X, q, want_pairs=True)
+    X = np.asarray(X)
+    if _kernel.use_kernel(X, q, want_pairs=True):
+        n_r, C, P, n_gk, used, tables, pa_i = _kernel.scan(X, q, W, want_pairs=True)
+        st = Stats(n_r, C, P, n_gk, used).trimmed()
+    else:
+        pat, w, inverse = compress(X, q)
+        st, tables = stats_from_patterns(pat, w, q, want_pairs=True)
+        pa_pat = item_agreement_patterns(pat, W)
+        pa_i = pa_pat if inverse is None else pa_pat[inverse]
     res = compute_coefficients(st, W, level=level, values=values, labels=list(labels))
     o = coincidence(st)
-    pa_i, _ = item_agreement_codes(X, W)
     rows = _top_disagreements(pa_i, max_disagreements)
     return {
         "stats": st,
@@ -170,5 +159,5 @@ def agreement_from_codes(
         "coincidence": {"categories": list(labels), "matrix": o.tolist()},
         "confused_pairs": _confused_pairs(o, labels),
         "disagreement_rows": rows,
-        "disagreement_values": (1.0 - pa_i[rows]).tolist(),
+        "disagreement_values": np.round(1.0 - pa_i[rows], 12).tolist(),
     }

@@ -26,11 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Stats", "stats_from_codes", "pairwise_tables", "coincidence"]
+__all__ = [
+    "Stats",
+    "compress",
+    "stats_from_codes",
+    "stats_from_patterns",
+    "item_agreement_patterns",
+    "pairwise_tables",
+    "coincidence",
+]
 
-#: above this many annotators the per-item counts path is used instead of column pairs
-_PAIR_LIMIT = 12
 _CHUNK_CELLS = 1 << 22
+#: up to this many possible rows ``(q+1)^G`` distinct rows are found with one bincount
+_DENSE_PATTERNS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -96,83 +104,114 @@ def coincidence(st: Stats) -> np.ndarray:
     return o
 
 
-def _missing_as_q(X: np.ndarray, q: int) -> np.ndarray:
-    Xq = X.astype(np.int64)
-    Xq[Xq < 0] = q
-    return Xq
+def compress(X: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Distinct rows of ``X`` with their multiplicities (items with the same judgements by the
+    same annotators contribute identical terms, so statistics over rows are weighted sums).
 
+    Each row is packed into one integer in base ``q + 1``; a ``bincount`` over the packed codes
+    (when ``(q+1)^G`` is small) or ``np.unique`` (otherwise) finds the distinct rows.
 
-def _stats_pairs(X: np.ndarray, q: int, want_pairs: bool, need_used: bool = True):
-    """Column-pair path: one bincount per annotator pair (g <= h) over all items."""
+    Returns
+    -------
+    patterns : (m, G) codes, ``-1`` missing
+    weights : (m,) int64 multiplicities
+    inverse : (n_items,) index of each item's pattern, or None when rows cannot be packed
+    """
     n, G = X.shape
     q1 = q + 1
-    Xq = _missing_as_q(X, q)
-    r_i = (X >= 0).sum(1).astype(np.int64)
-    rmax = int(r_i.max()) if n else 0
-    base = r_i * (q1 * q1)
-    size = (rmax + 1) * q1 * q1
-    P = np.zeros((rmax + 1, q, q), np.int64)
-    C = np.zeros((rmax + 1, q), np.int64)
-    n_gk = np.zeros((G, q), np.int64)
-    tables = {}
+    if G == 0 or n == 0 or q1**G >= 2**62:
+        return X, np.ones(n, np.int64), None
+    Xq = np.where(X < 0, q, X)
+    dtype = np.int32 if q1**G < 2**31 else np.int64
+    packed = np.zeros(n, dtype)
     for g in range(G):
-        xg = base + Xq[:, g] * q1
-        for h in range(g, G):
-            t = np.bincount(xg + Xq[:, h], minlength=size).reshape(rmax + 1, q1, q1)[:, :q, :q]
-            if g == h:
-                d = np.einsum("rkk->rk", t)
-                C += d
-                n_gk[g] = d.sum(0)
-                P += t
-            else:
-                P += t + t.transpose(0, 2, 1)
-                if want_pairs:
-                    tables[(g, h)] = t.sum(0)
-    n_r = np.bincount(r_i, minlength=rmax + 1).astype(np.int64)
-    used = _used(X, q) if need_used else np.zeros(q, np.int64)
-    return Stats(n_r, C, P, n_gk, used), tables
+        packed *= q1
+        packed += Xq[:, g]
+    if q1**G <= _DENSE_PATTERNS:
+        hist = np.bincount(packed, minlength=q1**G)
+        codes = np.flatnonzero(hist)
+        weights = hist[codes].astype(np.int64)
+        lookup = np.zeros(q1**G, np.int64)
+        lookup[codes] = np.arange(len(codes))
+        inverse = lookup[packed]
+    else:
+        codes, inverse, weights = np.unique(packed, return_inverse=True, return_counts=True)
+        weights = weights.astype(np.int64)
+    pat = np.empty((len(codes), G), np.int64)
+    rest = codes.astype(np.int64)
+    for g in range(G - 1, -1, -1):
+        pat[:, g] = rest % q1
+        rest //= q1
+    pat[pat == q] = -1
+    return pat, weights, inverse.ravel()
 
 
-def _used(X: np.ndarray, q: int) -> np.ndarray:
-    used = np.zeros(q, np.int64)
-    if q <= 63:
-        mask = np.zeros(len(X), np.uint64)
-        for g in range(X.shape[1]):
-            col = X[:, g].astype(np.int64)
-            mask |= np.where(col >= 0, np.left_shift(np.uint64(1), np.maximum(col, 0).astype(np.uint64)), np.uint64(0))
-        for k in range(q):
-            used[k] = np.count_nonzero(mask & np.uint64(1 << k))
-        return used
-    for k in range(q):
-        used[k] = np.count_nonzero((X == k).any(1))
-    return used
-
-
-def _stats_counts(X: np.ndarray, q: int) -> Stats:
-    """Per-item counts path (chunked over items; memory linear in ``q``)."""
-    n, G = X.shape
-    r_all = (X >= 0).sum(1)
-    rmax = int(r_all.max()) if n else 0
+def stats_from_patterns(
+    pat: np.ndarray, w: np.ndarray, q: int, *, want_pairs: bool = False
+) -> tuple[Stats, dict[tuple[int, int], np.ndarray] | None]:
+    """Statistics of rows ``pat`` (codes, ``-1`` missing) weighted by integer ``w`` (chunked over
+    rows, memory linear in ``q``)."""
+    m, G = pat.shape
+    r_all = (pat >= 0).sum(1)
+    rmax = int(r_all.max()) if m else 0
     P = np.zeros((rmax + 1, q, q), np.int64)
     C = np.zeros((rmax + 1, q), np.int64)
     used = np.zeros(q, np.int64)
+    wf = w.astype(np.float64)
     chunk = max(1, _CHUNK_CELLS // max(q, 1))
-    for s in range(0, n, chunk):
-        Xc = X[s : s + chunk].astype(np.int64)
-        m = Xc >= 0
+    for s in range(0, m, chunk):
+        Xc = pat[s : s + chunk]
+        msk = Xc >= 0
         rows = np.broadcast_to(np.arange(len(Xc))[:, None], Xc.shape)
-        counts = np.bincount((rows * q + Xc)[m], minlength=len(Xc) * q).reshape(len(Xc), q)
+        counts = np.bincount((rows * q + Xc)[msk], minlength=len(Xc) * q).reshape(len(Xc), q)
+        counts = counts.astype(np.float64)
+        wc = wf[s : s + chunk]
         r_i = r_all[s : s + chunk]
-        used += (counts > 0).sum(0)
+        used += np.rint(wc @ (counts > 0)).astype(np.int64)
         for r in np.unique(r_i):
-            sel = counts[r_i == r].astype(np.float64)
-            P[r] += np.rint(sel.T @ sel).astype(np.int64)
-            C[r] += np.rint(sel.sum(0)).astype(np.int64)
-    gidx = np.broadcast_to(np.arange(G)[None, :], X.shape)
-    m = X >= 0
-    n_gk = np.bincount((gidx * q + X.astype(np.int64))[m], minlength=G * q).reshape(G, q)
-    n_r = np.bincount(r_all, minlength=rmax + 1).astype(np.int64)
-    return Stats(n_r, C, P, n_gk.astype(np.int64), used)
+            sel = r_i == r
+            cs = counts[sel]
+            P[r] += np.rint((cs * wc[sel, None]).T @ cs).astype(np.int64)
+            C[r] += np.rint(wc[sel] @ cs).astype(np.int64)
+    n_gk = np.zeros((G, q), np.int64)
+    for g in range(G):
+        col = pat[:, g]
+        ok = col >= 0
+        n_gk[g] = np.bincount(col[ok], weights=wf[ok], minlength=q).round().astype(np.int64)
+    n_r = np.bincount(r_all, weights=wf, minlength=rmax + 1).round().astype(np.int64)
+    tables = None
+    if want_pairs:
+        tables = {}
+        for g in range(G):
+            rows_g = pat[:, g] >= 0
+            if not rows_g.any():
+                continue
+            Pg, wg = pat[rows_g], wf[rows_g]
+            xg = Pg[:, g] * q
+            for h in range(g + 1, G):
+                both = Pg[:, h] >= 0
+                if both.any():
+                    t = np.bincount(xg[both] + Pg[both, h], weights=wg[both], minlength=q * q)
+                    tables[(g, h)] = t.reshape(q, q).round().astype(np.int64)
+    return Stats(n_r, C, P, n_gk, used).trimmed(), tables
+
+
+def item_agreement_patterns(pat: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Weighted observed agreement ``p_a,i`` of each row (NaN under two judgements)."""
+    m, G = pat.shape
+    q = len(W)
+    r_i = (pat >= 0).sum(1)
+    agree = np.zeros(m)
+    chunk = max(1, _CHUNK_CELLS // max(q, 1))
+    for s in range(0, m, chunk):
+        Xc = pat[s : s + chunk]
+        msk = Xc >= 0
+        rows = np.broadcast_to(np.arange(len(Xc))[:, None], Xc.shape)
+        cnt = np.bincount((rows * q + Xc)[msk], minlength=len(Xc) * q).reshape(len(Xc), q)
+        cnt = cnt.astype(np.float64)
+        agree[s : s + chunk] = ((cnt @ W) * cnt).sum(1) - cnt.sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(r_i >= 2, agree / (r_i * (r_i - 1.0)), np.nan)
 
 
 def pairwise_tables(X: np.ndarray, q: int) -> dict[tuple[int, int], np.ndarray]:
@@ -196,7 +235,7 @@ def pairwise_tables(X: np.ndarray, q: int) -> dict[tuple[int, int], np.ndarray]:
 
 
 def stats_from_codes(
-    X: np.ndarray, q: int, *, want_pairs: bool = False, need_used: bool = True
+    X: np.ndarray, q: int, *, want_pairs: bool = False
 ) -> tuple[Stats, dict[tuple[int, int], np.ndarray] | None]:
     """Sufficient statistics (and optionally the pairwise tables) of a codes matrix.
 
@@ -205,7 +244,7 @@ def stats_from_codes(
     X : (n_items, n_annotators) integer array, codes ``0..q-1``, ``-1`` for missing
     q : number of categories
     want_pairs : also return the ``g < h`` contingency tables of items both annotators judged
-    need_used : compute ``used`` (skipped, left zero, when only alpha is wanted)
+        (pairs without a shared item are left out)
 
     Returns
     -------
@@ -214,11 +253,10 @@ def stats_from_codes(
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError("codes must be a 2-d array (items x annotators)")
-    if X.shape[1] <= _PAIR_LIMIT:
-        st, tables = _stats_pairs(X, q, want_pairs, need_used)
-        if want_pairs:
-            tables = {k: v.astype(np.int64) for k, v in tables.items() if v.sum() > 0}
-    else:
-        st = _stats_counts(X, q)
-        tables = pairwise_tables(X, q) if want_pairs else None
-    return st.trimmed(), (tables if want_pairs else None)
+    from aqt.agreement import _kernel
+
+    if _kernel.use_kernel(X, q, want_pairs):
+        n_r, C, P, n_gk, used, tables, _ = _kernel.scan(X, q, None, want_pairs)
+        return Stats(n_r, C, P, n_gk, used).trimmed(), tables
+    pat, w, _ = compress(X, q)
+    return stats_from_patterns(pat, w, q, want_pairs=want_pairs)
