@@ -178,6 +178,21 @@ def test_connect_adopts_the_webhook_label_studio_creates_for_the_backend(
     assert all(line.strip().startswith("unchanged") for line in again.stdout.splitlines())
 
 
+def test_connect_with_a_new_backend_url_moves_the_backend(ls_server, client, project,
+                                                          backend) -> None:
+    assert ls_cli(ls_server, *connect_args(project, backend)).exit_code == 0
+    moved = StubBackend()
+    moved.thread.start()
+    try:
+        result = ls_cli(ls_server, *connect_args(project, moved))
+        assert result.exit_code == 0, (result.output, result.exception)
+        assert "deleted (old backend URL)" in result.stdout
+        assert_connected_once(client, project, moved)
+    finally:
+        moved.server.shutdown()
+        moved.server.server_close()
+
+
 # ------------------------------------------------------------------------------ what LS then does
 
 

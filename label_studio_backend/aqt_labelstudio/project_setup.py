@@ -13,7 +13,8 @@ What a connected project has, exactly once each:
 - the Data Manager views in :data:`VIEWS`.
 
 Running it again changes nothing; duplicates (same backend URL, same webhook URL, same view title)
-left by earlier tools are removed so one of each remains.
+left by earlier tools are removed so one of each remains. Run with a new backend URL, it moves the
+``aqt`` backend there and removes the webhook of the old address.
 """
 
 from __future__ import annotations
@@ -159,8 +160,9 @@ def connect_project(
         )
     project = client.project(project_id)
     changes: list[tuple[str, str]] = []
-    ml_id = _ensure_ml_backend(client, project_id, backend_url, changes)
-    hook_id = _ensure_webhook(client, project_id, backend_url, webhook_secret, changes)
+    ml_id, old_urls = _ensure_ml_backend(client, project_id, backend_url, changes)
+    hook_id = _ensure_webhook(client, project_id, backend_url, webhook_secret, changes,
+                              stale={webhook_url(u) for u in old_urls})
     _ensure_settings(client, project, annotations_per_task, changes)
     views = {title: _ensure_view(client, project_id, title, data, changes)
              for title, data in VIEWS.items()}
@@ -168,7 +170,8 @@ def connect_project(
 
 
 def _ensure_ml_backend(client: LabelStudioClient, project_id: int, url: str,
-                       changes: list[tuple[str, str]]) -> int:
+                       changes: list[tuple[str, str]]) -> tuple[int, set[str]]:
+    """The backend's id and the other URLs aqt backends of this project had (now replaced)."""
     ours = [m for m in client.ml_backends(project_id)
             if _norm_url(m.get("url", "")) == url or m.get("title") == BACKEND_TITLE]
     ours.sort(key=lambda m: (_norm_url(m.get("url", "")) != url, m["id"]))
@@ -176,7 +179,8 @@ def _ensure_ml_backend(client: LabelStudioClient, project_id: int, url: str,
         created = client.create_ml_backend(project_id, url, title=BACKEND_TITLE,
                                            is_interactive=False)
         changes.append((f"ML backend {created['id']} ({url})", "created"))
-        return int(created["id"])
+        return int(created["id"]), set()
+    old_urls = {_norm_url(m.get("url", "")) for m in ours} - {url}
     keep, *extra = ours
     for m in extra:
         client.delete_ml_backend(m["id"])
@@ -186,13 +190,19 @@ def _ensure_ml_backend(client: LabelStudioClient, project_id: int, url: str,
         changes.append((f"ML backend {keep['id']} ({url})", "updated"))
     else:
         changes.append((f"ML backend {keep['id']} ({url})", "unchanged"))
-    return int(keep["id"])
+    return int(keep["id"]), old_urls
 
 
 def _ensure_webhook(client: LabelStudioClient, project_id: int, backend_url: str,
-                    secret: str | None, changes: list[tuple[str, str]]) -> int:
+                    secret: str | None, changes: list[tuple[str, str]],
+                    stale: set[str] = frozenset()) -> int:
     url = webhook_url(backend_url)
-    ours = [w for w in client.webhooks(project_id) if _norm_url(w.get("url", "")) == url]
+    hooks = client.webhooks(project_id)
+    for w in hooks:  # webhooks of the backend's previous address
+        if _norm_url(w.get("url", "")) in stale:
+            client.delete_webhook(w["id"])
+            changes.append((f"webhook {w['id']} ({w.get('url')})", "deleted (old backend URL)"))
+    ours = [w for w in hooks if _norm_url(w.get("url", "")) == url]
 
     def wanted_headers(current: Mapping[str, str]) -> dict[str, str]:
         headers = {k: v for k, v in (current or {}).items() if k.lower() != SECRET_HEADER.lower()}
