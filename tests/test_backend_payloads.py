@@ -136,7 +136,6 @@ class FakeLabelStudio:
         self.tasks: dict[int, dict] = {}
         self.preds: dict[int, dict] = {}
         self.calls: list[tuple] = []
-        self.views: list[dict] = []
 
     def add_task(self, tid: int, text: str, annotations: list[dict] | None = None) -> None:
         self.tasks[tid] = {"id": tid, "data": {"text": text}, "annotations": annotations or []}
@@ -172,7 +171,3 @@ class FakeLabelStudio:
         self.preds[pid].update(copy.deepcopy(prediction))
         self.calls.append(("update_prediction", pid))
         return self.preds[pid]
-
-    def ensure_adjudication_view(self, project: int) -> int:
-        self.views.append({"project": project})
-        return 1

@@ -57,7 +57,6 @@ def test_reconcile_recovers_lost_and_deleted_annotations(tmp_path):
     table = read_labelstudio_tasks(list(fake.tasks.values())).select_control("sentiment")
     assert got["controls"]["sentiment"]["metrics"] == agreement_report(table).to_dict()["metrics"]
     assert got["needs_adjudication"] == [2]
-    assert ("ensure_adjudication_view" not in fake.calls) and fake.views == [{"project": 1}]
 
 
 def test_reconcile_keeps_events_newer_than_the_listing(tmp_path):

@@ -2,8 +2,8 @@
 
 The backend runs inside a web server's worker processes, where the SDK's import cost and
 pagination helpers buy nothing; these calls are: read a project, page through its tasks with
-annotations, edit a task's data (the adjudication flag), list/create/update predictions, and make
-sure the "aqt: needs adjudication" Data Manager view exists.
+annotations, edit a task's data (the adjudication flag), and list/create/update predictions. The
+Data Manager view "aqt: needs adjudication" that filters on the flag is made by ``aqt ls connect``.
 
 ``api_key`` may be a legacy token (sent as ``Token ...``) or a personal access token (a JWT: it is
 exchanged at ``/api/token/refresh`` for a short-lived access token, sent as ``Bearer ...``). The key
@@ -22,9 +22,8 @@ import httpx
 
 from aqt.errors import AqtError
 
-__all__ = ["LabelStudioAPI", "LabelStudioError", "ADJUDICATION_VIEW", "STATUS_FIELD"]
+__all__ = ["LabelStudioAPI", "LabelStudioError", "STATUS_FIELD"]
 
-ADJUDICATION_VIEW = "aqt: needs adjudication"
 STATUS_FIELD = "aqt_status"
 
 
@@ -117,18 +116,3 @@ class LabelStudioAPI:
 
     def update_prediction(self, pid: int, prediction: dict[str, Any]) -> dict[str, Any]:
         return self.request("PATCH", f"/api/predictions/{pid}/", json=prediction)
-
-    def ensure_adjudication_view(self, project: int) -> int:
-        """The Data Manager tab listing flagged tasks (created once; its id)."""
-        views = self.request("GET", "/api/dm/views/", params={"project": project}) or []
-        for view in views:
-            if (view.get("data") or {}).get("title") == ADJUDICATION_VIEW:
-                return int(view["id"])
-        created = self.request("POST", "/api/dm/views/", json={"project": project, "data": {
-            "title": ADJUDICATION_VIEW,
-            "filters": {"conjunction": "and", "items": [{
-                "filter": f"filter:tasks:data.{STATUS_FIELD}", "operator": "equal",
-                "type": "String", "value": "needs_adjudication"}]},
-            "ordering": ["tasks:id"],
-        }})
-        return int(created["id"])

@@ -55,7 +55,6 @@ class Backend:
         self._model_check: dict[tuple[int, str], float] = {}
         self.reconcile_requests: set[int] = set()
         self.reconcile_attempts: dict[int, float] = {}
-        self.views_ready: set[int] = set()
         self.started = time.time()
 
     # ================================================================== ingestion

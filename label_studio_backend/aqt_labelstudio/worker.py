@@ -105,12 +105,6 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
             tx.set_flag(project, task, status, control=worst[0], item_agreement=worst[1],
                         synced=ls_status or OK)
         tx.c.execute("UPDATE projects SET reconciled_at=? WHERE project=?", (time.time(), project))
-    if project not in backend.views_ready:
-        try:
-            backend.api.ensure_adjudication_view(project)
-            backend.views_ready.add(project)
-        except _ERRORS as exc:
-            log.warning("could not create the adjudication view in project %s: %s", project, exc)
     return {"project": project, "tasks": len(tasks), "annotations": len(rows), "changed": changed,
             "removed": len(removed), "problems": problems[:10]}
 
