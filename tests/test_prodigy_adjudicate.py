@@ -332,3 +332,17 @@ def test_two_adjudicators_share_the_items_without_overlap(prodigy_home, tmp_path
     assert sorted(items_one + items_two) == sorted(disagreements())
     adjudicators = {d.adjudicator for d in AdjudicationLog(tmp_path / "log.jsonl").read()}
     assert adjudicators == {"lead", "second"}
+
+
+def test_bare_review_layout_records_decisions_without_notes(prodigy_home, tmp_path):
+    label_dataset()
+    log = tmp_path / "log.jsonl"
+    comps, ctrl = start(log, only_disagreements=True, layout="review")
+    assert comps["view_id"] == "review"
+    person = SimulatedAnnotator("lead", lambda t: {"answer": "accept", "accept": t["accept"]})
+    person.annotate(ctrl)
+    decisions = AdjudicationLog(log).read()
+    assert len(decisions) == len(disagreements())
+    assert all(d.reason is None and d.guideline_note is None for d in decisions)
+    assert all(d.decision == d.versions_seen[0].value for d in decisions)  # kept the majority
+    assert not any(d.extra["edited"] for d in decisions)

@@ -182,3 +182,16 @@ def test_guideline_version_from_a_version_line_or_the_content_hash(tmp_path):
     assert guideline_version_of(plain) != version
     with pytest.raises(InputError, match="--guidelines"):
         guideline_version_of(tmp_path / "missing.md")
+
+
+def test_the_core_module_imports_no_front_end():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aqt.adjudication\n"
+        "bad = [m for m in ('prodigy', 'label_studio_sdk', 'fastapi', 'click') if m in sys.modules]\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

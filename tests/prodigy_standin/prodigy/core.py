@@ -7,6 +7,11 @@ The Controller serves a recipe the way Prodigy's server does: each session asks 
 blocks an answer (the task is served again); ``update(answers)`` runs, then ``before_db(answers)``,
 then the returned answers are saved to the dataset and the session dataset. Hashes already answered
 are excluded (``exclude_by`` task or input; per session with ``feed_overlap``).
+
+Simplifications, on purpose: ``annotations_per_task`` is honoured for every session that asks (real
+Prodigy guarantees it only for sessions named in ``PRODIGY_ALLOWED_SESSIONS``); tasks a session
+received but never answered stay with it until the controller is rebuilt (a server restart);
+``task_router``, ``event_hooks`` and ``parse_as`` are refused rather than ignored.
 """
 
 from __future__ import annotations
