@@ -9,9 +9,8 @@ fails with the command that installs it.
 
 from __future__ import annotations
 
-import pytest
-
 import lsserver
+import pytest
 
 _TIMINGS: dict[str, float | None] = {}
 
@@ -45,12 +44,15 @@ def ls_server(tmp_path_factory: pytest.TempPathFactory) -> lsserver.SeededServer
         seeded.server.stop()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not _TIMINGS:
         return
     parts = []
-    for key, label in (("cold_start_s", "cold start"), ("template_start_s", "start from template"),
-                       ("seed_s", "seeding")):
+    for key, label in (
+        ("cold_start_s", "cold start"),
+        ("template_start_s", "start from template"),
+        ("seed_s", "seeding"),
+    ):
         value = _TIMINGS.get(key)
         parts.append(f"{label} {value:.1f} s" if value is not None else f"{label} -")
     terminalreporter.write_line("Label Studio " + lsserver.LS_VERSION + ": " + ", ".join(parts))

@@ -32,17 +32,17 @@ from typing import Any
 import requests
 
 __all__ = [
+    "LS_VENV",
     "LS_VERSION",
     "ROOT",
-    "LS_VENV",
-    "LabelStudioUnavailable",
-    "User",
-    "LabelStudioServer",
-    "start_seeded_server",
-    "free_port",
     "SENTIMENT_CONFIG",
+    "LabelStudioServer",
+    "LabelStudioUnavailable",
     "SentimentProject",
+    "User",
     "create_sentiment_project",
+    "free_port",
+    "start_seeded_server",
 ]
 
 LS_VERSION = "1.23.2"
@@ -96,7 +96,8 @@ def _server_env(data_dir: Path, port: int) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("LABEL_STUDIO_", "HEARTEX_", "DJANGO_")) and k not in _LEAKY
+        if not k.startswith(("LABEL_STUDIO_", "HEARTEX_", "DJANGO_"))
+        and k not in _LEAKY
         and k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
     }
     env.update(
@@ -156,8 +157,10 @@ class LabelStudioServer:
                 "Fix: run `bash scripts/labelstudio.sh install` (scripts/test.sh does this)."
             )
         if _port_busy(self.port):
-            raise LabelStudioUnavailable(f"Port {self.port} on 127.0.0.1 is busy; Label Studio "
-                                         "would silently move to another port. Fix: pick a free port.")
+            raise LabelStudioUnavailable(
+                f"Port {self.port} on 127.0.0.1 is busy; Label Studio "
+                "would silently move to another port. Fix: pick a free port."
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             str(exe), "start", "--no-browser",
@@ -307,8 +310,11 @@ def _signup(base: str, invite: str, email: str, password: str) -> User:
     s.get(url, timeout=HTTP_TIMEOUT)
     r = s.post(
         url,
-        data={"email": email, "password": password,
-              "csrfmiddlewaretoken": s.cookies.get("csrftoken", "")},
+        data={
+            "email": email,
+            "password": password,
+            "csrfmiddlewaretoken": s.cookies.get("csrftoken", ""),
+        },
         headers={"Referer": f"{base}/user/signup/"},
         allow_redirects=False,
         timeout=HTTP_TIMEOUT,
@@ -326,7 +332,9 @@ def seed_users(base: str, emails: tuple[str, ...] = ANNOTATOR_EMAILS) -> tuple[U
     admin_session = _session_login(base, ADMIN_EMAIL, ADMIN_PASSWORD)
     admin = _tokens(admin_session, base, ADMIN_EMAIL, ADMIN_PASSWORD)
     invite = requests.get(
-        f"{base}/api/invite", headers={"Authorization": f"Token {admin.token}"}, timeout=HTTP_TIMEOUT
+        f"{base}/api/invite",
+        headers={"Authorization": f"Token {admin.token}"},
+        timeout=HTTP_TIMEOUT,
     )
     invite.raise_for_status()
     token = invite.json()["token"]
@@ -419,12 +427,18 @@ def create_sentiment_project(
     from label_studio_sdk.client import LabelStudio
 
     admin = LabelStudio(base_url=seeded.url, api_key=seeded.admin.pat)
-    project = admin.projects.create(title=title, label_config=SENTIMENT_CONFIG,
-                                    maximum_annotations=3)
+    project = admin.projects.create(
+        title=title, label_config=SENTIMENT_CONFIG, maximum_annotations=3
+    )
     imported = admin.projects.import_tasks(
         project.id,
-        request=[{"text": f"review {i}: " + ("great" if i % 3 == 0 else "meh" if i % 3 == 2
-                                               else "awful")} for i in range(n_tasks)],
+        request=[
+            {
+                "text": f"review {i}: "
+                + ("great" if i % 3 == 0 else "meh" if i % 3 == 2 else "awful")
+            }
+            for i in range(n_tasks)
+        ],
         return_task_ids=True,
     )
     task_ids = tuple(sorted(imported.task_ids))
@@ -447,12 +461,21 @@ def create_sentiment_project(
             who = (0,)
         truth = SENTIMENT_LABELS[i % 3]
         for k in who:
-            label = truth if rng.random() < 0.7 else rng.choice(
-                [c for c in SENTIMENT_LABELS if c != truth])
+            label = (
+                truth
+                if rng.random() < 0.7
+                else rng.choice([c for c in SENTIMENT_LABELS if c != truth])
+            )
             clients[k].annotations.create(
                 id=task_id,
-                result=[{"from_name": "sentiment", "to_name": "text", "type": "choices",
-                         "value": {"choices": [label]}}],
+                result=[
+                    {
+                        "from_name": "sentiment",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": [label]},
+                    }
+                ],
                 lead_time=1.0 + i,
             )
             labels[(i, k)] = label
@@ -460,8 +483,7 @@ def create_sentiment_project(
             clients[2].annotations.create(id=task_id, result=[], was_cancelled=True)
             cancelled.append((i, 2))
     users = {u.id: u.email for u in [seeded.admin, *seeded.annotators]}
-    return SentimentProject(project.id, task_ids, SENTIMENT_CONFIG, users, labels,
-                            tuple(cancelled))
+    return SentimentProject(project.id, task_ids, SENTIMENT_CONFIG, users, labels, tuple(cancelled))
 
 
 if __name__ == "__main__":  # manual use: python tests/lsserver.py  (starts, prints, waits)

@@ -14,12 +14,11 @@ import os
 import shutil
 from pathlib import Path
 
+import lsserver
 import pytest
 from aqt.cli import cli
 from aqt.formats import read_annotations
 from click.testing import CliRunner
-
-import lsserver
 
 pytestmark = pytest.mark.labelstudio
 
@@ -132,8 +131,16 @@ def test_ls_agreement_same_with_legacy_token_pat_and_options(ls_server, project)
     by_pat = live_report(ls_server, project.id, key=ls_server.admin.pat)
     by_token = live_report(ls_server, project.id, key=ls_server.admin.token)
     assert by_pat == by_token
-    with_options = live_report(ls_server, project.id, "--control", "sentiment", "--categories",
-                               "Positive,Negative,Neutral", "--level", "nominal")
+    with_options = live_report(
+        ls_server,
+        project.id,
+        "--control",
+        "sentiment",
+        "--categories",
+        "Positive,Negative,Neutral",
+        "--level",
+        "nominal",
+    )
     assert with_options["categories"] == ["Positive", "Negative", "Neutral"]
     assert with_options["metrics"]["krippendorff_alpha"] == by_pat["metrics"]["krippendorff_alpha"]
 
@@ -169,11 +176,11 @@ def test_ls_export_table_round_trips(ls_server, project, client, tmp_path, suffi
     assert len(back) == 51
 
 
-def test_ls_export_labelstudio_is_the_raw_json_export(ls_server, project, client,
-                                                       tmp_path) -> None:
+def test_ls_export_labelstudio_is_the_raw_json_export(ls_server, project, client, tmp_path) -> None:
     out = tmp_path / "raw.json"
-    result = ls_cli(ls_server, "export", "--project", project.id, "--out", out, "--format",
-                    "labelstudio")
+    result = ls_cli(
+        ls_server, "export", "--project", project.id, "--out", out, "--format", "labelstudio"
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     tasks = json.loads(out.read_text(encoding="utf-8"))
     assert [t["id"] for t in tasks] == list(project.task_ids)  # every task, unlabelled ones too
@@ -188,10 +195,11 @@ def test_ls_export_labelstudio_is_the_raw_json_export(ls_server, project, client
 
 def test_ls_export_bad_extension_and_unwritable_path(ls_server, project, tmp_path) -> None:
     bad = ls_cli(ls_server, "export", "--project", project.id, "--out", tmp_path / "x.xlsx")
-    assert bad.exit_code == 1 and ".csv" in bad.stderr and bad.stderr.count("\n") == 1
+    assert bad.exit_code == 2 and ".csv" in bad.stderr and bad.stderr.count("\n") == 1
     blocked = tmp_path / "file"
     blocked.write_text("")
-    nowhere = ls_cli(ls_server, "export", "--project", project.id, "--out",
-                     blocked / "sub" / "x.csv")
+    nowhere = ls_cli(
+        ls_server, "export", "--project", project.id, "--out", blocked / "sub" / "x.csv"
+    )
     assert nowhere.exit_code == 1 and nowhere.stderr.startswith("Error: ")
     assert nowhere.stderr.count("\n") == 1

@@ -11,11 +11,10 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import lsserver
 import pytest
 from aqt.cli import cli
 from click.testing import CliRunner
-
-import lsserver
 
 pytestmark = pytest.mark.labelstudio
 
@@ -42,14 +41,20 @@ class StubBackend:
 
             def _record(self, body: object) -> None:
                 with stub.lock:
-                    stub.calls.append({"method": self.command, "path": self.path,
-                                       "headers": dict(self.headers), "body": body})
+                    stub.calls.append(
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                        }
+                    )
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._record(None)
                 self._reply(200, {"status": "UP"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = json.loads(raw or b"null")
@@ -60,8 +65,14 @@ class StubBackend:
                     self._reply(200, {"model_version": "aqt"})
                 elif self.path.endswith("/predict"):
                     tasks = (body or {}).get("tasks") or []
-                    self._reply(200, {"results": [{"result": [], "score": 0.5,
-                                                   "model_version": "aqt"} for _ in tasks]})
+                    self._reply(
+                        200,
+                        {
+                            "results": [
+                                {"result": [], "score": 0.5, "model_version": "aqt"} for _ in tasks
+                            ]
+                        },
+                    )
                 else:
                     self._reply(200, {"status": "ok"})
 
@@ -99,25 +110,44 @@ _COUNTER = iter(range(1, 1000))
 @pytest.fixture
 def project(client) -> int:
     """A fresh project with five unlabelled tasks."""
-    created = client.request("POST", "api/projects/", json_body={
-        "title": f"aqt connect test {next(_COUNTER)}",
-        "label_config": lsserver.SENTIMENT_CONFIG,
-    })
-    client.request("POST", f"api/projects/{created['id']}/import",
-                   json_body=[{"text": f"text {i}"} for i in range(5)])
+    created = client.request(
+        "POST",
+        "api/projects/",
+        json_body={
+            "title": f"aqt connect test {next(_COUNTER)}",
+            "label_config": lsserver.SENTIMENT_CONFIG,
+        },
+    )
+    client.request(
+        "POST",
+        f"api/projects/{created['id']}/import",
+        json_body=[{"text": f"text {i}"} for i in range(5)],
+    )
     return int(created["id"])
 
 
 def ls_cli(server, *args, key: str | None = None, url: str | None = None):
-    env = {"LABEL_STUDIO_URL": url or server.url,
-           "LABEL_STUDIO_API_KEY": key or server.admin.pat,
-           "AQT_WEBHOOK_SECRET": None}
+    env = {
+        "LABEL_STUDIO_URL": url or server.url,
+        "LABEL_STUDIO_API_KEY": key or server.admin.pat,
+        "AQT_WEBHOOK_SECRET": None,
+    }
     return CliRunner().invoke(cli, ["ls", *map(str, args)], env=env)
 
 
 def connect_args(project: int, backend: StubBackend, *extra: str) -> list[str]:
-    return ["connect", "--project", str(project), "--backend-url", backend.url,
-            "--annotations-per-task", "2", "--webhook-secret", SECRET, *extra]
+    return [
+        "connect",
+        "--project",
+        str(project),
+        "--backend-url",
+        backend.url,
+        "--annotations-per-task",
+        "2",
+        "--webhook-secret",
+        SECRET,
+        *extra,
+    ]
 
 
 def assert_connected_once(client, project: int, backend: StubBackend) -> dict:
@@ -128,16 +158,22 @@ def assert_connected_once(client, project: int, backend: StubBackend) -> dict:
     hook = hooks[0]
     assert hook["url"] == backend.url + "/webhook"
     assert hook["headers"] == {"X-Aqt-Secret": SECRET}
-    assert sorted(hook["actions"]) == ["ANNOTATIONS_DELETED", "ANNOTATION_CREATED",
-                                       "ANNOTATION_UPDATED"]
+    assert sorted(hook["actions"]) == [
+        "ANNOTATIONS_DELETED",
+        "ANNOTATION_CREATED",
+        "ANNOTATION_UPDATED",
+    ]
     assert hook["send_for_all_actions"] is False and hook["is_active"] is True
     views = client.views(project)
     assert sorted(v["data"]["title"] for v in views) == VIEW_TITLES
     settings = client.project(project)
     assert settings["sampling"] == "Uncertainty sampling"
     assert settings["maximum_annotations"] == 2
-    return {"ml": mls[0]["id"], "hook": hook["id"],
-            "views": {v["data"]["title"]: v["id"] for v in views}}
+    return {
+        "ml": mls[0]["id"],
+        "hook": hook["id"],
+        "views": {v["data"]["title"]: v["id"] for v in views},
+    }
 
 
 # ------------------------------------------------------------------------------ idempotence
@@ -178,8 +214,9 @@ def test_connect_adopts_the_webhook_label_studio_creates_for_the_backend(
     assert all(line.strip().startswith("unchanged") for line in again.stdout.splitlines())
 
 
-def test_connect_with_a_new_backend_url_moves_the_backend(ls_server, client, project,
-                                                          backend) -> None:
+def test_connect_with_a_new_backend_url_moves_the_backend(
+    ls_server, client, project, backend
+) -> None:
     assert ls_cli(ls_server, *connect_args(project, backend)).exit_code == 0
     moved = StubBackend()
     moved.thread.start()
@@ -203,15 +240,23 @@ def test_webhook_events_arrive_once_with_the_secret(ls_server, client, project, 
     annotator = LabelStudio(base_url=ls_server.url, api_key=ls_server.annotators[0].pat)
     task_id = client.request("GET", "api/tasks/", params={"project": project})["tasks"][0]["id"]
     before = len(backend.webhook_calls())
-    result = [{"from_name": "sentiment", "to_name": "text", "type": "choices",
-               "value": {"choices": ["Positive"]}}]
+    result = [
+        {
+            "from_name": "sentiment",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": ["Positive"]},
+        }
+    ]
     ann = annotator.annotations.create(id=task_id, result=result)
     result[0]["value"]["choices"] = ["Negative"]
     annotator.annotations.update(id=ann.id, result=result)
     annotator.annotations.delete(id=ann.id)
     calls = backend.webhook_calls()[before:]
     assert [c["body"]["action"] for c in calls] == [
-        "ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"
+        "ANNOTATION_CREATED",
+        "ANNOTATION_UPDATED",
+        "ANNOTATIONS_DELETED",
     ]
     assert {c["headers"].get("X-Aqt-Secret") for c in calls} == {SECRET}
     assert calls[0]["body"]["annotation"]["completed_by"] == ls_server.annotators[0].id
@@ -237,10 +282,23 @@ def test_views_filter_on_task_status_and_order_by_prediction_score(
     assert client.project(project)["model_version"] == "aqt"
     scores = dict(zip(ids, [0.9, 0.2, 0.6, 0.1, 0.4]))
     for task_id, score in scores.items():
-        client.request("POST", "api/predictions/", json_body={
-            "task": task_id, "score": score, "model_version": "aqt",
-            "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
-                        "value": {"choices": ["Positive"]}}]})
+        client.request(
+            "POST",
+            "api/predictions/",
+            json_body={
+                "task": task_id,
+                "score": score,
+                "model_version": "aqt",
+                "result": [
+                    {
+                        "from_name": "sentiment",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": ["Positive"]},
+                    }
+                ],
+            },
+        )
     order = client.view_task_ids(project, views["aqt: selection review"])
     assert order == sorted(ids, key=scores.__getitem__)
 
@@ -260,12 +318,15 @@ def _one_line_error(result, code: int, *needles: str) -> str:
 
 @pytest.mark.parametrize("command", ["agreement", "export", "connect"])
 def test_wrong_url_is_one_line_exit_1(ls_server, command, tmp_path) -> None:
-    args = {"agreement": ["--project", "1"],
-            "export": ["--project", "1", "--out", str(tmp_path / "x.csv")],
-            "connect": ["--project", "1", "--backend-url", "http://127.0.0.1:9"]}[command]
+    args = {
+        "agreement": ["--project", "1"],
+        "export": ["--project", "1", "--out", str(tmp_path / "x.csv")],
+        "connect": ["--project", "1", "--backend-url", "http://127.0.0.1:9"],
+    }[command]
     dead = f"http://127.0.0.1:{lsserver.free_port()}"
-    line = _one_line_error(ls_cli(ls_server, command, *args, url=dead), 1,
-                           "Cannot reach Label Studio", dead, "--url")
+    line = _one_line_error(
+        ls_cli(ls_server, command, *args, url=dead), 1, "Cannot reach Label Studio", dead, "--url"
+    )
     assert "Traceback" not in line
 
 
@@ -277,27 +338,39 @@ def test_wrong_key_is_one_line_exit_1(ls_server, key) -> None:
 
 
 def test_wrong_legacy_token_says_rejected(ls_server) -> None:
-    _one_line_error(ls_cli(ls_server, "agreement", "--project", "1", key="x" * 40), 1,
-                    "rejected the API key", "401")
+    _one_line_error(
+        ls_cli(ls_server, "agreement", "--project", "1", key="x" * 40),
+        1,
+        "rejected the API key",
+        "401",
+    )
 
 
 def test_server_that_is_not_label_studio(ls_server, backend) -> None:
-    _one_line_error(ls_cli(ls_server, "agreement", "--project", "1", url=backend.url), 1,
-                    "does not look like Label Studio")
+    _one_line_error(
+        ls_cli(ls_server, "agreement", "--project", "1", url=backend.url),
+        1,
+        "does not look like Label Studio",
+    )
 
 
 def test_unknown_project_lists_the_ones_there_are(ls_server, project) -> None:
-    line = _one_line_error(ls_cli(ls_server, "agreement", "--project", "99999"), 1,
-                           "Project 99999 was not found")
+    line = _one_line_error(
+        ls_cli(ls_server, "agreement", "--project", "99999"), 1, "Project 99999 was not found"
+    )
     assert f"{project} 'aqt connect test" in line
 
 
 def test_unreachable_backend_and_bad_backend_url(ls_server, project) -> None:
     dead = f"http://127.0.0.1:{lsserver.free_port()}"
-    _one_line_error(ls_cli(ls_server, "connect", "--project", project, "--backend-url", dead),
-                    1, "HTTP 400")
-    _one_line_error(ls_cli(ls_server, "connect", "--project", project, "--backend-url",
-                           "localhost:9090"), 2, "http://")
+    _one_line_error(
+        ls_cli(ls_server, "connect", "--project", project, "--backend-url", dead), 1, "HTTP 400"
+    )
+    _one_line_error(
+        ls_cli(ls_server, "connect", "--project", project, "--backend-url", "localhost:9090"),
+        2,
+        "http://",
+    )
 
 
 def test_both_token_kinds_connect(ls_server) -> None:

@@ -14,8 +14,11 @@ from aqt.agreement import agreement_report
 from aqt.formats import detect_format, read_annotations, read_labelstudio_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "labelstudio_real"
-FILES = {"labelstudio": "export.json", "labelstudio-min": "export_min.json",
-         "labelstudio-csv": "export.csv"}
+FILES = {
+    "labelstudio": "export.json",
+    "labelstudio-min": "export_min.json",
+    "labelstudio-csv": "export.csv",
+}
 
 
 @pytest.mark.parametrize(("fmt", "name"), sorted(FILES.items()))
@@ -49,8 +52,10 @@ def test_real_json_export_counts_the_skipped_annotation() -> None:
 
 
 def test_real_exports_give_the_same_report() -> None:
-    reports = {fmt: agreement_report(read_annotations(FIXTURES / name)).to_dict()
-               for fmt, name in FILES.items()}
+    reports = {
+        fmt: agreement_report(read_annotations(FIXTURES / name)).to_dict()
+        for fmt, name in FILES.items()
+    }
     for d in reports.values():
         d.pop("skipped")
     assert reports["labelstudio"] == reports["labelstudio-min"] == reports["labelstudio-csv"]

@@ -13,9 +13,8 @@ import json
 from pathlib import Path
 
 import click
-
 from aqt.cli.common import AqtCommand, agreement_options, emit_agreement
-from aqt.errors import AqtError, InputError
+from aqt.errors import AqtError, InputError, UsageError
 
 from aqt_labelstudio.client import DEFAULT_URL, ENV_API_KEY, ENV_URL, LabelStudioClient, connect
 
@@ -51,16 +50,30 @@ class _Connection:
 
 
 project_option = click.option(
-    "--project", "project", type=click.IntRange(min=1), required=True, metavar="ID",
+    "--project",
+    "project",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="ID",
     help="Label Studio project id (the number in the project's URL).",
 )
 
 
 @click.group(cls=_LsGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--url", envvar=ENV_URL, default=None, metavar="URL",
-              help=f"Label Studio address [env {ENV_URL}; default {DEFAULT_URL}].")
-@click.option("--api-key", envvar=ENV_API_KEY, default=None, metavar="KEY",
-              help=f"Personal access token or legacy token [env {ENV_API_KEY}].")
+@click.option(
+    "--url",
+    envvar=ENV_URL,
+    default=None,
+    metavar="URL",
+    help=f"Label Studio address [env {ENV_URL}; default {DEFAULT_URL}].",
+)
+@click.option(
+    "--api-key",
+    envvar=ENV_API_KEY,
+    default=None,
+    metavar="KEY",
+    help=f"Personal access token or legacy token [env {ENV_API_KEY}].",
+)
 @click.pass_context
 def ls(ctx: click.Context, url: str | None, api_key: str | None) -> None:
     """Label Studio: agreement, export and connect on a live project.
@@ -72,13 +85,27 @@ def ls(ctx: click.Context, url: str | None, api_key: str | None) -> None:
 
 @ls.command(cls=AqtCommand)
 @project_option
-@click.option("--control", default=None, metavar="NAME",
-              help="Control tag (from_name) to score when the project has several.")
+@click.option(
+    "--control",
+    default=None,
+    metavar="NAME",
+    help="Control tag (from_name) to score when the project has several.",
+)
 @agreement_options
 @click.pass_obj
-def agreement(conn: _Connection, project: int, control: str | None, level: str, weights: str,
-              categories: list[str] | None, json_out: bool, md_out: bool, html: Path | None,
-              ci: int, seed: int) -> None:
+def agreement(
+    conn: _Connection,
+    project: int,
+    control: str | None,
+    level: str,
+    weights: str,
+    categories: list[str] | None,
+    json_out: bool,
+    md_out: bool,
+    html: Path | None,
+    ci: int,
+    seed: int,
+) -> None:
     """Inter-annotator agreement on a live project: the same report as `aqt agreement`, with
     annotators shown by email and skipped (cancelled) annotations left out and counted.
 
@@ -87,19 +114,30 @@ def agreement(conn: _Connection, project: int, control: str | None, level: str, 
     from aqt.agreement import agreement_report
 
     table = conn.client().table(project).select_control(control)
-    report = agreement_report(table, level=level, weights=weights, categories=categories,
-                              ci=ci, seed=seed)
+    report = agreement_report(
+        table, level=level, weights=weights, categories=categories, ci=ci, seed=seed
+    )
     emit_agreement(report.to_dict(), json_out=json_out, md_out=md_out, html=html)
 
 
 @ls.command(cls=AqtCommand)
 @project_option
-@click.option("--out", "out", required=True, metavar="FILE",
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file; for --format table its extension picks CSV, TSV, JSONL or Parquet.")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="table",
-              show_default=True,
-              help="table: the annotation table; labelstudio: Label Studio's JSON export, as is.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file; for --format table its extension picks CSV, TSV, JSONL or Parquet.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="table",
+    show_default=True,
+    help="table: the annotation table; labelstudio: Label Studio's JSON export, as is.",
+)
 @click.pass_obj
 def export(conn: _Connection, project: int, out: Path, fmt: str) -> None:
     """Export a project's annotations: the annotation table (one row per annotator, item and
@@ -109,20 +147,23 @@ def export(conn: _Connection, project: int, out: Path, fmt: str) -> None:
     """
     from aqt.fileio import atomic_write
 
+    suffix = out.suffix.lower()
+    if fmt == "table" and suffix not in (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq"):
+        raise UsageError(
+            f"Cannot tell the table format from {out.name!r} (extension {suffix or 'none'}).",
+            fix="End --out with .csv, .tsv, .jsonl or .parquet.",
+        )
     client = conn.client()
     if fmt == "table":
         from aqt.formats import write_table
 
-        suffix = out.suffix.lower()
-        if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq"):
-            raise InputError(
-                f"Cannot tell the table format from {out.name!r} (extension {suffix or 'none'}).",
-                fix="End --out with .csv, .tsv, .jsonl or .parquet.",
-            )
         table = client.table(project)
         _write(lambda: write_table(table, out), out)
-        click.echo(f"Wrote {len(table)} annotations ({table.skipped.get('cancelled', 0)} "
-                   f"cancelled left out) of project {project} to {out}", err=True)
+        click.echo(
+            f"Wrote {len(table)} annotations ({table.skipped.get('cancelled', 0)} "
+            f"cancelled left out) of project {project} to {out}",
+            err=True,
+        )
     else:
         data = client.export(project, "JSON", download_all_tasks=True)
         tasks = json.loads(data)
@@ -139,24 +180,45 @@ def _write(do, out: Path) -> None:
     try:
         do()
     except OSError as exc:
-        raise InputError(f"Cannot write {str(out)!r}: {exc.strerror or exc}.",
-                         fix="Pass --out a path in a writable directory.") from exc
+        raise InputError(
+            f"Cannot write {str(out)!r}: {exc.strerror or exc}.",
+            fix="Pass --out a path in a writable directory.",
+        ) from exc
 
 
 @ls.command("connect", cls=AqtCommand)
 @project_option
-@click.option("--backend-url", required=True, metavar="URL",
-              help="Where Label Studio reaches the aqt backend, e.g. http://localhost:9090.")
-@click.option("--annotations-per-task", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Annotators per task (Label Studio's maximum_annotations).")
-@click.option("--webhook-secret", envvar="AQT_WEBHOOK_SECRET", default=None, metavar="S",
-              help="Sent as X-Aqt-Secret on the webhook; give the backend the same "
-                   "AQT_WEBHOOK_SECRET [env AQT_WEBHOOK_SECRET].")
+@click.option(
+    "--backend-url",
+    required=True,
+    metavar="URL",
+    help="Where Label Studio reaches the aqt backend, e.g. http://localhost:9090.",
+)
+@click.option(
+    "--annotations-per-task",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Annotators per task (Label Studio's maximum_annotations).",
+)
+@click.option(
+    "--webhook-secret",
+    envvar="AQT_WEBHOOK_SECRET",
+    default=None,
+    metavar="S",
+    help="Sent as X-Aqt-Secret on the webhook; give the backend the same "
+    "AQT_WEBHOOK_SECRET [env AQT_WEBHOOK_SECRET].",
+)
 @click.option("--json", "json_out", is_flag=True, help="Print what was done as JSON.")
 @click.pass_obj
-def connect_cmd(conn: _Connection, project: int, backend_url: str,
-                annotations_per_task: int | None, webhook_secret: str | None,
-                json_out: bool) -> None:
+def connect_cmd(
+    conn: _Connection,
+    project: int,
+    backend_url: str,
+    annotations_per_task: int | None,
+    webhook_secret: str | None,
+    json_out: bool,
+) -> None:
     """Connect a project to the aqt backend: the ML backend, one webhook with the secret header,
     uncertainty sampling, annotations per task, and the Data Manager views
     "aqt: needs adjudication" and "aqt: selection review". Running it again changes nothing.
@@ -165,16 +227,22 @@ def connect_cmd(conn: _Connection, project: int, backend_url: str,
     """
     from aqt_labelstudio.project_setup import connect_project
 
-    result = connect_project(conn.client(), project, backend_url,
-                             annotations_per_task=annotations_per_task,
-                             webhook_secret=webhook_secret)
+    result = connect_project(
+        conn.client(),
+        project,
+        backend_url,
+        annotations_per_task=annotations_per_task,
+        webhook_secret=webhook_secret,
+    )
     if json_out:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     else:
         for thing, action in result.changes:
             click.echo(f"{action:>17}  {thing}")
     if not webhook_secret:
-        click.echo("Warning: no --webhook-secret; the backend cannot tell Label Studio's webhook "
-                   "calls from anyone else's. Fix: pass --webhook-secret (or set "
-                   "AQT_WEBHOOK_SECRET) here and on the backend.", err=True)
-
+        click.echo(
+            "Warning: no --webhook-secret; the backend cannot tell Label Studio's webhook "
+            "calls from anyone else's. Fix: pass --webhook-secret (or set "
+            "AQT_WEBHOOK_SECRET) here and on the backend.",
+            err=True,
+        )

@@ -23,12 +23,12 @@ from typing import Any
 from aqt.errors import AqtError, UsageError
 
 __all__ = [
-    "ENV_URL",
-    "ENV_API_KEY",
     "DEFAULT_URL",
+    "ENV_API_KEY",
+    "ENV_URL",
     "EXPORT_TYPES",
-    "LabelStudioError",
     "LabelStudioClient",
+    "LabelStudioError",
     "connect",
 ]
 
@@ -236,15 +236,24 @@ class LabelStudioClient:
 
     def project(self, project_id: int) -> dict[str, Any]:
         """The project's settings as a plain dict (``label_config``, ``maximum_annotations``...)."""
-        data = self.request("GET", f"api/projects/{int(project_id)}/", project=project_id,
-                            doing=f"reading project {project_id}")
+        data = self.request(
+            "GET",
+            f"api/projects/{int(project_id)}/",
+            project=project_id,
+            doing=f"reading project {project_id}",
+        )
         self._projects[int(project_id)] = data
         return data
 
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
         """PATCH project settings (e.g. ``sampling``, ``maximum_annotations``)."""
-        return self.request("PATCH", f"api/projects/{int(project_id)}/", json_body=fields,
-                            project=project_id, doing=f"updating project {project_id}")
+        return self.request(
+            "PATCH",
+            f"api/projects/{int(project_id)}/",
+            json_body=fields,
+            project=project_id,
+            doing=f"updating project {project_id}",
+        )
 
     def tasks(self, project_id: int, *, page_size: int = 100) -> list[dict[str, Any]]:
         """Every task of the project with its annotations (cancelled ones included), as dicts
@@ -252,8 +261,9 @@ class LabelStudioClient:
         self._require_project(project_id)
         out: list[dict[str, Any]] = []
         with self._errors(f"reading the tasks of project {project_id}", project_id):
-            for task in self.sdk.tasks.list(project=int(project_id), fields="all",
-                                            page_size=page_size):
+            for task in self.sdk.tasks.list(
+                project=int(project_id), fields="all", page_size=page_size
+            ):
                 out.append(json.loads(task.json(by_alias=True)))
         out.sort(key=lambda t: t.get("id") or 0)
         return out
@@ -294,20 +304,35 @@ class LabelStudioClient:
 
     def ml_backends(self, project_id: int) -> list[dict[str, Any]]:
         """The project's ML backends (listing makes Label Studio call each one's /health, /setup)."""
-        data = self.request("GET", "api/ml/", params={"project": int(project_id)},
-                            project=project_id, doing=f"listing ML backends of project {project_id}")
+        data = self.request(
+            "GET",
+            "api/ml/",
+            params={"project": int(project_id)},
+            project=project_id,
+            doing=f"listing ML backends of project {project_id}",
+        )
         return sorted(data or [], key=lambda m: m["id"])
 
     def create_ml_backend(self, project_id: int, url: str, *, title: str, **fields: Any) -> dict:
         body = {"url": url, "project": int(project_id), "title": title, **fields}
-        return self.request("POST", "api/ml/", json_body=body, project=project_id,
-                            doing=f"connecting the ML backend {url}")
+        return self.request(
+            "POST",
+            "api/ml/",
+            json_body=body,
+            project=project_id,
+            doing=f"connecting the ML backend {url}",
+        )
 
     def update_ml_backend(self, ml_id: int, project_id: int, url: str, **fields: Any) -> dict:
         """PATCH an ML backend; Label Studio needs ``url`` and ``project`` in every PATCH."""
         body = {"url": url, "project": int(project_id), **fields}
-        return self.request("PATCH", f"api/ml/{int(ml_id)}", json_body=body, project=project_id,
-                            doing=f"updating ML backend {ml_id}")
+        return self.request(
+            "PATCH",
+            f"api/ml/{int(ml_id)}",
+            json_body=body,
+            project=project_id,
+            doing=f"updating ML backend {ml_id}",
+        )
 
     def delete_ml_backend(self, ml_id: int) -> None:
         self.request("DELETE", f"api/ml/{int(ml_id)}", doing=f"deleting ML backend {ml_id}")
@@ -315,10 +340,16 @@ class LabelStudioClient:
     # ------------------------------------------------------------------ webhooks
 
     def webhooks(self, project_id: int) -> list[dict[str, Any]]:
-        data = self.request("GET", "api/webhooks/", params={"project": int(project_id)},
-                            project=project_id, doing=f"listing webhooks of project {project_id}")
-        return sorted((w for w in data or [] if w.get("project") == int(project_id)),
-                      key=lambda w: w["id"])
+        data = self.request(
+            "GET",
+            "api/webhooks/",
+            params={"project": int(project_id)},
+            project=project_id,
+            doing=f"listing webhooks of project {project_id}",
+        )
+        return sorted(
+            (w for w in data or [] if w.get("project") == int(project_id)), key=lambda w: w["id"]
+        )
 
     def create_webhook(
         self,
@@ -338,33 +369,56 @@ class LabelStudioClient:
             "headers": dict(headers or {}),
             "is_active": True,
         }
-        return self.request("POST", "api/webhooks/", json_body=body, project=project_id,
-                            doing=f"creating the webhook {url}")
+        return self.request(
+            "POST",
+            "api/webhooks/",
+            json_body=body,
+            project=project_id,
+            doing=f"creating the webhook {url}",
+        )
 
     def update_webhook(self, webhook_id: int, **fields: Any) -> dict[str, Any]:
-        return self.request("PATCH", f"api/webhooks/{int(webhook_id)}/", json_body=fields,
-                            doing=f"updating webhook {webhook_id}")
+        return self.request(
+            "PATCH",
+            f"api/webhooks/{int(webhook_id)}/",
+            json_body=fields,
+            doing=f"updating webhook {webhook_id}",
+        )
 
     def delete_webhook(self, webhook_id: int) -> None:
-        self.request("DELETE", f"api/webhooks/{int(webhook_id)}/",
-                     doing=f"deleting webhook {webhook_id}")
+        self.request(
+            "DELETE", f"api/webhooks/{int(webhook_id)}/", doing=f"deleting webhook {webhook_id}"
+        )
 
     # ------------------------------------------------------------------ Data Manager views
 
     def views(self, project_id: int) -> list[dict[str, Any]]:
-        data = self.request("GET", "api/dm/views/", params={"project": int(project_id)},
-                            project=project_id, doing=f"listing views of project {project_id}")
+        data = self.request(
+            "GET",
+            "api/dm/views/",
+            params={"project": int(project_id)},
+            project=project_id,
+            doing=f"listing views of project {project_id}",
+        )
         return sorted(data or [], key=lambda v: v["id"])
 
     def create_view(self, project_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
-        return self.request("POST", "api/dm/views/",
-                            json_body={"project": int(project_id), "data": dict(data)},
-                            project=project_id, doing=f"creating view {data.get('title')!r}")
+        return self.request(
+            "POST",
+            "api/dm/views/",
+            json_body={"project": int(project_id), "data": dict(data)},
+            project=project_id,
+            doing=f"creating view {data.get('title')!r}",
+        )
 
     def update_view(self, view_id: int, project_id: int, data: Mapping[str, Any]) -> dict:
-        return self.request("PATCH", f"api/dm/views/{int(view_id)}/",
-                            json_body={"project": int(project_id), "data": dict(data)},
-                            project=project_id, doing=f"updating view {view_id}")
+        return self.request(
+            "PATCH",
+            f"api/dm/views/{int(view_id)}/",
+            json_body={"project": int(project_id), "data": dict(data)},
+            project=project_id,
+            doing=f"updating view {view_id}",
+        )
 
     def delete_view(self, view_id: int) -> None:
         self.request("DELETE", f"api/dm/views/{int(view_id)}/", doing=f"deleting view {view_id}")
@@ -374,9 +428,18 @@ class LabelStudioClient:
         ids: list[int] = []
         page = 1
         while True:
-            data = self.request("GET", "api/tasks/", params={"project": int(project_id),
-                                "view": int(view_id), "page": page, "page_size": 100},
-                                project=project_id, doing=f"listing the tasks of view {view_id}")
+            data = self.request(
+                "GET",
+                "api/tasks/",
+                params={
+                    "project": int(project_id),
+                    "view": int(view_id),
+                    "page": page,
+                    "page_size": 100,
+                },
+                project=project_id,
+                doing=f"listing the tasks of view {view_id}",
+            )
             tasks = data.get("tasks", []) if isinstance(data, dict) else data
             ids.extend(int(t["id"]) for t in tasks)
             total = data.get("total", len(ids)) if isinstance(data, dict) else len(ids)

@@ -29,13 +29,13 @@ from aqt_labelstudio.client import LabelStudioClient
 
 __all__ = [
     "BACKEND_TITLE",
-    "SECRET_HEADER",
-    "WEBHOOK_ACTIONS",
-    "STATUS_FIELD",
     "NEEDS_ADJUDICATION",
     "NEEDS_ADJUDICATION_VIEW",
+    "SECRET_HEADER",
     "SELECTION_REVIEW_VIEW",
+    "STATUS_FIELD",
     "VIEWS",
+    "WEBHOOK_ACTIONS",
     "ConnectResult",
     "connect_project",
     "webhook_url",
@@ -161,23 +161,36 @@ def connect_project(
     project = client.project(project_id)
     changes: list[tuple[str, str]] = []
     ml_id, old_urls = _ensure_ml_backend(client, project_id, backend_url, changes)
-    hook_id = _ensure_webhook(client, project_id, backend_url, webhook_secret, changes,
-                              stale={webhook_url(u) for u in old_urls})
+    hook_id = _ensure_webhook(
+        client,
+        project_id,
+        backend_url,
+        webhook_secret,
+        changes,
+        stale={webhook_url(u) for u in old_urls},
+    )
     _ensure_settings(client, project, annotations_per_task, changes)
-    views = {title: _ensure_view(client, project_id, title, data, changes)
-             for title, data in VIEWS.items()}
+    views = {
+        title: _ensure_view(client, project_id, title, data, changes)
+        for title, data in VIEWS.items()
+    }
     return ConnectResult(int(project_id), ml_id, hook_id, views, tuple(changes))
 
 
-def _ensure_ml_backend(client: LabelStudioClient, project_id: int, url: str,
-                       changes: list[tuple[str, str]]) -> tuple[int, set[str]]:
+def _ensure_ml_backend(
+    client: LabelStudioClient, project_id: int, url: str, changes: list[tuple[str, str]]
+) -> tuple[int, set[str]]:
     """The backend's id and the other URLs aqt backends of this project had (now replaced)."""
-    ours = [m for m in client.ml_backends(project_id)
-            if _norm_url(m.get("url", "")) == url or m.get("title") == BACKEND_TITLE]
+    ours = [
+        m
+        for m in client.ml_backends(project_id)
+        if _norm_url(m.get("url", "")) == url or m.get("title") == BACKEND_TITLE
+    ]
     ours.sort(key=lambda m: (_norm_url(m.get("url", "")) != url, m["id"]))
     if not ours:
-        created = client.create_ml_backend(project_id, url, title=BACKEND_TITLE,
-                                           is_interactive=False)
+        created = client.create_ml_backend(
+            project_id, url, title=BACKEND_TITLE, is_interactive=False
+        )
         changes.append((f"ML backend {created['id']} ({url})", "created"))
         return int(created["id"]), set()
     old_urls = {_norm_url(m.get("url", "")) for m in ours} - {url}
@@ -193,9 +206,14 @@ def _ensure_ml_backend(client: LabelStudioClient, project_id: int, url: str,
     return int(keep["id"]), old_urls
 
 
-def _ensure_webhook(client: LabelStudioClient, project_id: int, backend_url: str,
-                    secret: str | None, changes: list[tuple[str, str]],
-                    stale: set[str] = frozenset()) -> int:
+def _ensure_webhook(
+    client: LabelStudioClient,
+    project_id: int,
+    backend_url: str,
+    secret: str | None,
+    changes: list[tuple[str, str]],
+    stale: set[str] = frozenset(),
+) -> int:
     url = webhook_url(backend_url)
     hooks = client.webhooks(project_id)
     for w in hooks:  # webhooks of the backend's previous address
@@ -211,8 +229,9 @@ def _ensure_webhook(client: LabelStudioClient, project_id: int, backend_url: str
         return headers
 
     if not ours:
-        created = client.create_webhook(project_id, url, actions=WEBHOOK_ACTIONS,
-                                        headers=wanted_headers({}))
+        created = client.create_webhook(
+            project_id, url, actions=WEBHOOK_ACTIONS, headers=wanted_headers({})
+        )
         changes.append((f"webhook {created['id']} ({url})", "created"))
         return int(created["id"])
     keep, *extra = ours
@@ -238,8 +257,12 @@ def _ensure_webhook(client: LabelStudioClient, project_id: int, backend_url: str
     return int(keep["id"])
 
 
-def _ensure_settings(client: LabelStudioClient, project: Mapping[str, Any],
-                     annotations_per_task: int | None, changes: list[tuple[str, str]]) -> None:
+def _ensure_settings(
+    client: LabelStudioClient,
+    project: Mapping[str, Any],
+    annotations_per_task: int | None,
+    changes: list[tuple[str, str]],
+) -> None:
     desired: dict[str, Any] = {"sampling": UNCERTAINTY_SAMPLING}
     if annotations_per_task is not None:
         desired["maximum_annotations"] = int(annotations_per_task)
@@ -258,12 +281,21 @@ def _view_key(data: Mapping[str, Any]) -> tuple:
         (i.get("filter"), i.get("operator"), i.get("type"), repr(i.get("value")))
         for i in filters.get("items") or []
     ]
-    return (data.get("title"), filters.get("conjunction"), sorted(items),
-            list(data.get("ordering") or []))
+    return (
+        data.get("title"),
+        filters.get("conjunction"),
+        sorted(items),
+        list(data.get("ordering") or []),
+    )
 
 
-def _ensure_view(client: LabelStudioClient, project_id: int, title: str, data: dict[str, Any],
-                 changes: list[tuple[str, str]]) -> int:
+def _ensure_view(
+    client: LabelStudioClient,
+    project_id: int,
+    title: str,
+    data: dict[str, Any],
+    changes: list[tuple[str, str]],
+) -> int:
     ours = [v for v in client.views(project_id) if (v.get("data") or {}).get("title") == title]
     if not ours:
         created = client.create_view(project_id, data)
