@@ -226,3 +226,49 @@ def test_export_with_no_annotations_says_so(tmp_path):
     path.write_text(json.dumps([{"id": 1, "data": {"text": "x"}, "annotations": []}]))
     with pytest.raises(InputError, match=r"holds no annotations \(1 task\(s\)\)"):
         read_annotations(path)
+
+
+def test_flat_export_of_a_project_without_annotations(tmp_path):
+    path = tmp_path / "min.json"
+    rows = [
+        {
+            "text": t,
+            "id": i,
+            "annotator": None,
+            "annotation_id": None,
+            "created_at": None,
+            "updated_at": None,
+            "lead_time": None,
+        }
+        for i, t in enumerate(["a", "b"], 1)
+    ]
+    path.write_text(json.dumps(rows))
+    assert detect_format(path) == "labelstudio-min"
+    with pytest.raises(InputError) as err:
+        read_annotations(path)
+    assert str(err.value) == (
+        "min.json holds no annotations (2 task(s), none annotated). "
+        "Fix: Annotate some tasks, then export again."
+    )
+
+
+def test_flat_rows_whose_controls_are_all_empty(tmp_path):
+    rows = [
+        {"id": 1, "sentiment": "", "annotator": 1, "annotation_id": 1},
+        {"id": 1, "annotator": 2, "annotation_id": 2},
+    ]
+    with pytest.raises(InputError) as err:
+        read_labelstudio_min(rows, controls=["sentiment"])
+    assert str(err.value).startswith(
+        "records holds no judgements (2 row(s), 1 task(s)): no control column 'sentiment' has a value."
+    )
+
+
+def test_task_list_without_annotations_is_read_as_label_studio(tmp_path):
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps([{"id": 1, "data": {"text": "x"}}]))
+    assert detect_format(path) == "labelstudio"
+    with pytest.raises(InputError) as err:
+        read_annotations(path)
+    assert "task 0: not a task with 'annotations'" in str(err.value)
+    assert "Fix: Export the project again as JSON" in str(err.value)

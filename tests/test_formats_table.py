@@ -195,3 +195,23 @@ def test_round_trip_property(tmp_path, recs, suffix):
     path = tmp_path / f"h{suffix}"
     write_table(table, path)
     assert read_table(path).records == table.records
+
+
+def test_fast_record_constructor_gives_equal_records():
+    from aqt.formats._common import fast_annotation
+
+    make = fast_annotation()
+    args = ("i", "a", frozenset({"x"}), "multichoice", "c", 1.5, "v1", "s", "id", "t")
+    fast, slow = make(*args), Annotation(*args)
+    assert fast == slow and hash(fast) == hash(slow) and fast.to_dict() == slow.to_dict()
+    assert make("i", "a", "x") == Annotation("i", "a", "x")
+    with pytest.raises(AttributeError):
+        fast.item = "other"
+
+
+def test_table_jsonl_reports_progress(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"item": "1", "annotator": "a", "label": "x"}\n' * 30000)
+    calls = []
+    read_annotations(path, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (path.stat().st_size, path.stat().st_size) and len(calls) >= 2

@@ -133,7 +133,7 @@ def _detect_json_list(p: Path) -> str:
         raise
     if not isinstance(first, dict):
         return "table"
-    if "annotations" in first:
+    if "annotations" in first or isinstance(first.get("data"), dict):
         return "labelstudio"
     if "_input_hash" in first or "answer" in first:
         return "prodigy"

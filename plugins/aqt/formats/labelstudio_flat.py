@@ -234,6 +234,11 @@ def _rows_to_table(
             fix="Pass a Label Studio JSON_MIN/CSV export, or --from table with --item-col, "
             "--annotator-col and --label-col.",
         )
+    if all(is_missing(r.get("annotator")) and is_missing(r.get("annotation_id")) for r in rows):
+        raise InputError(
+            f"{name} holds no annotations ({len(rows)} task(s), none annotated).",
+            fix="Annotate some tasks, then export again.",
+        )
     if controls:
         unknown = [c for c in controls if c not in columns]
         if unknown:
@@ -311,6 +316,13 @@ def _rows_to_table(
                 annotation_id=aid,
                 text=text,
             )
+        )
+    if not records:
+        n_tasks = len({str(r.get("id")) for r in rows})
+        raise InputError(
+            f"{name} holds no judgements ({len(rows)} row(s), {n_tasks} task(s)): no control "
+            f"column {truncate(control_cols)} has a value.",
+            fix="Annotate some tasks, or name the control column with --label-col.",
         )
     return AnnotationTable.from_records(records)
 
