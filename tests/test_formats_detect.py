@@ -167,11 +167,23 @@ def test_wrong_columns_list_what_was_found_and_the_option(tmp_path):
     assert one_line(err) == (
         "t.csv has no column 'item', 'annotator', 'label'; columns found: 'doc', 'rater', "
         "'sentiment'. Fix: Name the columns with --item-col, --annotator-col and --label-col "
-        "(e.g. --label-col doc)."
+        "(perhaps --item-col doc --annotator-col rater --label-col sentiment)."
     )
+    assert (
+        len(read_annotations(path, item_col="doc", annotator_col="rater", label_col="sentiment"))
+        == 1
+    )
+
+
+def test_wrong_columns_without_a_guess(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("item,annotator,x,y\n1,a,p,q\n")
     with pytest.raises(InputError) as err:
-        read_annotations(path, item_col="doc", annotator_col="rater")
-    assert "(e.g. --label-col sentiment)" in one_line(err)
+        read_annotations(path)
+    assert one_line(err) == (
+        "t.csv has no column 'label'; columns found: 'item', 'annotator', 'x', 'y'. "
+        "Fix: Name the columns with --item-col, --annotator-col and --label-col."
+    )
 
 
 def test_malformed_json_lines_say_which_lines(tmp_path):

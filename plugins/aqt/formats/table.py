@@ -182,12 +182,12 @@ def _rows_to_table(
         label_col = "value"
     missing = [c for c in (item_col, annotator_col, label_col) if c not in columns]
     if missing:
-        used = {item_col, annotator_col, label_col, *OPTIONAL_COLUMNS}
-        others = [c for c in columns if c not in used]
-        hint = f" (e.g. --label-col {others[0]})" if others and label_col in missing else ""
+        hint = _suggest_columns(columns, item_col, annotator_col, label_col)
         raise InputError(
             f"{name} has no column {truncate(missing)}; columns found: {truncate(columns, 12)}.",
-            fix="Name the columns with --item-col, --annotator-col and --label-col" + hint + ".",
+            fix="Name the columns with --item-col, --annotator-col and --label-col"
+            + (f" (perhaps {hint})" if hint else "")
+            + ".",
         )
     opt = [c for c in OPTIONAL_COLUMNS if c in columns]
     has_kind = "kind" in opt
@@ -245,6 +245,78 @@ def _rows_to_table(
             fix="Fill the label column, or name another with --label-col.",
         )
     return AnnotationTable.from_records(records)
+
+
+_SYNONYMS = {
+    "--item-col": (
+        "item",
+        "item_id",
+        "id",
+        "task",
+        "task_id",
+        "doc",
+        "doc_id",
+        "document",
+        "unit",
+        "example",
+        "example_id",
+        "text_id",
+        "sample",
+        "sample_id",
+        "subject",
+    ),
+    "--annotator-col": (
+        "annotator",
+        "annotator_id",
+        "rater",
+        "rater_id",
+        "coder",
+        "user",
+        "user_id",
+        "worker",
+        "worker_id",
+        "labeler",
+        "labeller",
+        "judge",
+        "email",
+    ),
+    "--label-col": (
+        "label",
+        "value",
+        "answer",
+        "category",
+        "class",
+        "code",
+        "rating",
+        "score",
+        "choice",
+        "sentiment",
+        "tag",
+        "judgement",
+        "judgment",
+    ),
+}
+
+
+def _suggest_columns(columns: list[str], item_col: str, annotator_col: str, label_col: str) -> str:
+    """Flags that would probably fix the column names, e.g. ``--item-col doc --label-col s``."""
+    lower = {c.lower(): c for c in columns}
+    wanted = {"--item-col": item_col, "--annotator-col": annotator_col, "--label-col": label_col}
+    taken = {c for c in wanted.values() if c in columns}
+    picks = {}
+    for flag, current in wanted.items():
+        if current in columns:
+            continue
+        for name in _SYNONYMS[flag]:
+            if name in lower and lower[name] not in taken:
+                picks[flag] = lower[name]
+                taken.add(lower[name])
+                break
+    left = [c for c in columns if c not in taken and c not in OPTIONAL_COLUMNS]
+    unfilled = [f for f, cur in wanted.items() if cur not in columns and f not in picks]
+    if len(unfilled) == 1 and len(left) == 1:
+        picks[unfilled[0]] = left[0]
+    return " ".join(f"{flag} {col}" for flag, col in picks.items())
 
 
 def _infer_kind(raw: Any) -> str:
