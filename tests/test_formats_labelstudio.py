@@ -272,3 +272,34 @@ def test_task_list_without_annotations_is_read_as_label_studio(tmp_path):
         read_annotations(path)
     assert "task 0: not a task with 'annotations'" in str(err.value)
     assert "Fix: Export the project again as JSON" in str(err.value)
+
+
+def test_only_unsupported_result_types_are_named():
+    res = {
+        "from_name": "box",
+        "to_name": "img",
+        "type": "rectanglelabels",
+        "value": {"x": 1, "y": 2, "width": 3, "height": 4, "rectanglelabels": ["Car"]},
+    }
+    tasks = [
+        {
+            "id": 1,
+            "data": {"image": "a.jpg"},
+            "annotations": [{"id": 1, "completed_by": 1, "result": [res]}],
+        }
+    ]
+    with pytest.raises(InputError) as err:
+        read_labelstudio_tasks(tasks)
+    assert str(err.value) == (
+        "tasks has only results of type 'rectanglelabels', which aqt does not read; it reads "
+        "choices, labels, rating, number, pairwise, textarea. "
+        "Fix: Compute agreement on a project with one of those control tags."
+    )
+    tasks[0]["annotations"].append(
+        {
+            "id": 2,
+            "completed_by": 2,
+            "result": [dict(res, from_name="q", type="choices", value={"choices": ["A"]})],
+        }
+    )
+    assert [r.value for r in read_labelstudio_tasks(tasks)] == ["A"]

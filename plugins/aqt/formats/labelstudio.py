@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aqt.errors import FormatError, InputError, collect_problems
+from aqt.errors import FormatError, InputError, collect_problems, truncate
 from aqt.formats._common import check_file, load_json_document, parse_timestamp
 from aqt.records import Annotation, AnnotationTable, Span
 
@@ -103,6 +103,7 @@ def read_labelstudio_tasks(
     raw: list[tuple] = []
     span_controls = {n for n, (t, _) in controls.items() if t == "labels"}
     annotations_seen: list[tuple] = []
+    unsupported: set[str] = set()
     for ti, task in enumerate(tasks):
         if not isinstance(task, Mapping) or "annotations" not in task:
             problems.append(f"task {ti}: not a task with 'annotations'")
@@ -132,6 +133,8 @@ def read_labelstudio_tasks(
             for ri, res in enumerate(ann.get("result") or []):
                 rtype = str(res.get("type", "")).lower() if isinstance(res, Mapping) else ""
                 if rtype not in RESULT_KINDS or not isinstance(res.get("value"), Mapping):
+                    if rtype:
+                        unsupported.add(rtype)
                     continue
                 fname = str(res.get("from_name", rtype))
                 slot = by_control.setdefault(fname, (rtype, []))
@@ -168,6 +171,12 @@ def read_labelstudio_tasks(
             if (base, fname) not in have_spans:
                 records.append(_record(base, (), "spans", fname))
     collect_problems(problems, f"{name} has unreadable results", fix=_FIX)
+    if not records and unsupported:
+        raise InputError(
+            f"{name} has only results of type {truncate(sorted(unsupported))}, which aqt does not "
+            f"read; it reads {', '.join(RESULT_KINDS)}.",
+            fix="Compute agreement on a project with one of those control tags.",
+        )
     return AnnotationTable.from_records(records, {"cancelled": cancelled, "ignored": 0})
 
 
