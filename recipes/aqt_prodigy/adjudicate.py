@@ -109,10 +109,10 @@ def _components(
         Decision,
         auto_decisions,
         build_review_items,
-        guideline_version_of,
         pending_items,
     )
     from aqt.errors import InputError, UsageError
+    from aqt.guidelines import guideline_version_of
 
     from aqt_prodigy._common import check_one_view, load_examples, to_table
     from aqt_prodigy._review import decision_from_answer, example_from_decision, review_task
