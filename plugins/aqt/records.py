@@ -79,7 +79,7 @@ def natural_key(value: object) -> tuple:
     """
     text = str(value)
     parts = _NUM_RE.split(text)
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
+    return tuple((0, int(p), "") if p.isdecimal() else (1, 0, p) for p in parts if p != "")
 
 
 def normalize_value(kind: str, value: Any) -> Any:
