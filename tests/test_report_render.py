@@ -373,3 +373,10 @@ def test_big_matrices_drop_cell_text_then_the_plot() -> None:
     html = render_html(d)
     assert not parse(html).find("rect", "cell")
     assert "101 categories are too many to plot" in html
+
+
+def test_superscript_digits_in_names_sort_and_render() -> None:
+    d = load("full")
+    d["pairwise"][0]["b"] = "bob\u00b2"  # '²' is a digit to str.isdigit but not a decimal number
+    p = parse(render_html(d))
+    assert "bob\u00b2" in {c["data-row"] for c in p.find("rect", "cell")}

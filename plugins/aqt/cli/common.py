@@ -102,7 +102,7 @@ def agreement_options(f: F) -> F:
             type=click.Choice(WEIGHTS),
             default="identity",
             show_default=True,
-            help="Gwet's weights for the kappa family, AC2 and percent agreement.",
+            help="Gwet's weights for every coefficient except alpha (on category ranks).",
         ),
         click.option(
             "--categories",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aqt.report.bands import interpret
@@ -56,6 +56,11 @@ KEY_NAMES: dict[str, str] = {
     "pairwise": "annotator pairs",
 }
 MISSING = "n/a"
+BANDS_NOTE = (
+    "Bands: alpha (Krippendorff) >= 0.8 reliable, 0.667-0.8 tentative, below discard; kappa family "
+    "(Landis & Koch) < 0 poor, to 0.2 slight, 0.4 fair, 0.6 moderate, 0.8 substantial, "
+    "above almost perfect."
+)
 MAX_CATEGORIES_SHOWN = 30
 
 
@@ -393,11 +398,10 @@ def _records_table(
 def build_tables(d: Mapping[str, Any]) -> list[Table]:
     """Every section of the report, in order; empty sections are left out."""
     tables = [_summary(d)]
-    tables.append(
-        _coefficient_table(
-            "metrics", "Coefficients", d.get("metrics") or {}, list(COEFFICIENT_NAMES)
-        )
+    metrics = _coefficient_table(
+        "metrics", "Coefficients", d.get("metrics") or {}, list(COEFFICIENT_NAMES)
     )
+    tables.append(replace(metrics, note=BANDS_NOTE))
     sets = d.get("sets")
     if isinstance(sets, Mapping) and sets:
         tables.append(_coefficient_table("sets", "Label sets", sets, list(SET_NAMES)))
