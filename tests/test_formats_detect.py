@@ -273,3 +273,14 @@ def test_formats_import_no_front_end_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_csv_read_as_prodigy_counts_every_bad_line(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text("item,annotator,label\n" + "1,a,x\n" * 1500)
+    with pytest.raises(InputError) as err:
+        read_annotations(path, "prodigy")
+    msg = one_line(err)
+    assert msg.startswith("t.jsonl is not valid Prodigy JSONL: 1501 problem(s): line 1: ")
+    assert "(+1491 more)" in msg
+    assert "(The content looks like 'table'.)" in msg

@@ -35,6 +35,7 @@ Progress = Callable[[int, int], None]
 PARQUET_MAGIC = b"PAR1"
 _PROGRESS_EVERY = 1 << 20  # bytes between progress calls
 _MAX_PROBLEMS = 10
+_KEEP_PROBLEMS = 1000  # problem messages kept in full; the rest are counted
 
 
 def check_file(path: str | os.PathLike) -> Path:
@@ -172,6 +173,9 @@ def _parse_lines(lines: list[bytes], first: int, problems: list[str]) -> Iterato
         try:
             obj = json.loads(line)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            if len(problems) >= _KEEP_PROBLEMS:  # only counted from here on
+                problems.append("")
+                continue
             msg = getattr(exc, "msg", None) or "not UTF-8 text"
             problems.append(f"line {lineno}: {msg} ({_snippet(line)})")
             continue
