@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -46,7 +47,9 @@ def _text_table(table: Table) -> list[str]:
         out += [line(header), "  " + "  ".join("-" * w for w in widths)]
         out += [line(r) for r in rows]
     if table.note:
-        out.append("  " + _printable(table.note))
+        out += textwrap.wrap(
+            _printable(table.note), width=100, initial_indent="  ", subsequent_indent="  "
+        )
     return out
 
 
