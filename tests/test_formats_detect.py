@@ -284,3 +284,11 @@ def test_a_csv_read_as_prodigy_counts_every_bad_line(tmp_path):
     assert msg.startswith("t.jsonl is not valid Prodigy JSONL: 1501 problem(s): line 1: ")
     assert "(+1491 more)" in msg
     assert "(The content looks like 'table'.)" in msg
+
+
+def test_api_tasks_on_one_line_are_label_studio(tmp_path):
+    doc = json.loads((FIX / "ls_api_tasks.json").read_text())
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(doc))
+    assert detect_format(path) == "labelstudio"
+    assert len(read_annotations(path)) == 10

@@ -100,6 +100,8 @@ def detect_format(path: str | Path) -> str:
             return "table"
         if "_input_hash" in obj or "answer" in obj:
             return "prodigy"
+        if isinstance(obj.get("tasks"), list) or "annotations" in obj:
+            return "labelstudio"  # the API's {"tasks": [...]} or one task, on one line
         return "table"
     text = stripped.decode("utf-8", "replace").splitlines()[0]
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
