@@ -292,3 +292,9 @@ def test_progress_bar_draws_on_a_tty() -> None:
     text = out.getvalue()
     assert "Reading x.jsonl" in text
     assert "100%" in text and "33%" in text
+
+    small = Tty()
+    progress = _Progress("Reading y.jsonl", file=small)
+    progress(1000, 1000)
+    progress.close()
+    assert small.getvalue() == ""  # short reads show no bar

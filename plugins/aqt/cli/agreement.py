@@ -13,6 +13,9 @@ from aqt.formats import FORMATS
 
 __all__ = ["agreement"]
 
+#: files smaller than this read without a progress bar
+MIN_BYTES = 1 << 20
+
 
 class _Progress:
     """``progress(bytes_read, total_bytes)`` for the readers, drawn as a click progress bar on
@@ -25,6 +28,8 @@ class _Progress:
         self.done = 0
 
     def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and total < MIN_BYTES:
+            return  # a short read: no bar flashing by
         if self.bar is None:
             self.bar = click.progressbar(
                 length=max(int(total), 1),
