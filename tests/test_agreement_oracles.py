@@ -12,15 +12,14 @@ import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
-from irrCAC.raw import CAC
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
-
 from aqt.agreement import WEIGHTS, agreement_report, krippendorff_alpha
 from aqt.agreement.coefficients import compute_coefficients
 from aqt.agreement.stats import compress, pairwise_tables, stats_from_codes, stats_from_patterns
 from aqt.agreement.weights import weight_matrix
 from aqt.records import Annotation, AnnotationTable
+from irrCAC.raw import CAC
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 
 def random_codes(seed, n=40, G=4, q=5, missing=0.3, p_true=0.5):
@@ -100,7 +99,9 @@ def test_every_coefficient_matches_irrcac(seed, weights):
 
 
 @pytest.mark.parametrize("seed", range(5))
-@pytest.mark.parametrize("weights, sk", [("identity", None), ("linear", "linear"), ("quadratic", "quadratic")])
+@pytest.mark.parametrize(
+    "weights, sk", [("identity", None), ("linear", "linear"), ("quadratic", "quadratic")]
+)
 def test_cohen_matches_sklearn(seed, weights, sk):
     X = random_codes(200 + seed, n=60, G=2, q=4, missing=0.0)
     labels = ["a", "b", "c", "d"]
@@ -159,8 +160,12 @@ def test_per_label_matches_one_vs_rest_recomputation():
         assert rep["per_label"][label]["krippendorff_alpha"] == pytest.approx(
             krippendorff.alpha(data, level_of_measurement="nominal"), abs=1e-12
         )
-        assert rep["per_label"][label]["fleiss_kappa"] == pytest.approx(res["fleiss_kappa"][0], abs=1e-12)
-        assert rep["per_label"][label]["cohen_kappa"] == pytest.approx(res["cohen_kappa"][0], abs=1e-12)
+        assert rep["per_label"][label]["fleiss_kappa"] == pytest.approx(
+            res["fleiss_kappa"][0], abs=1e-12
+        )
+        assert rep["per_label"][label]["cohen_kappa"] == pytest.approx(
+            res["cohen_kappa"][0], abs=1e-12
+        )
         assert rep["per_label"][label]["n_items"] == int((X == k).any(1).sum())
 
 

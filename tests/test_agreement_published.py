@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pytest
+from aqt.agreement import agreement_report, krippendorff_alpha
+from aqt.records import Annotation, AnnotationTable
 from irrCAC.datasets import (
     raw_4raters,
     raw_5observers,
@@ -18,9 +20,6 @@ from irrCAC.datasets import (
     table_cont3x3abstractors,
     table_cont4x4diagnosis,
 )
-
-from aqt.agreement import agreement_report, krippendorff_alpha
-from aqt.records import Annotation, AnnotationTable
 
 nan = math.nan
 
@@ -46,7 +45,10 @@ _HK = """1 1 2 . 2|1 1 0 1 .|2 3 3 3 .|. 0 0 . 0|0 0 0 . 0|0 0 0 . 0|1 0 2 . 1|1
 1 2 1 2 .|1 1 2 2 .|1 1 2 . 2|1 1 0 . 0|2 1 2 1 .|2 2 . 2 2|3 2 2 2 .|2 2 2 . 2|2 2 3 . 2|
 2 2 2 . 2|2 2 . 1 2|2 2 2 2 .|1 1 1 . 1"""
 HAYES_2007 = np.array(
-    [[nan if v == "." else float(v) for v in unit.split()] for unit in _HK.replace("\n", "").split("|")]
+    [
+        [nan if v == "." else float(v) for v in unit.split()]
+        for unit in _HK.replace("\n", "").split("|")
+    ]
 ).T  # observers x units
 
 
@@ -78,7 +80,8 @@ def metric(report, name):
 
 
 @pytest.mark.parametrize(
-    "level, published", [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849), ("ratio", 0.797)]
+    "level, published",
+    [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849), ("ratio", 0.797)],
 )
 def test_krippendorff_2011_all_levels(level, published):
     assert krippendorff_alpha(KRIPP_2011, level) == pytest.approx(published, abs=5e-4)
@@ -98,7 +101,8 @@ def test_wikipedia_3x15(level, published):
 def test_wikipedia_string_labels_with_ordered_domain():
     words = {1: "very low", 2: "low", 3: "mid", 4: "high", 5: "very high"}
     data = np.array(
-        [[None if math.isnan(v) else words[int(v)] for v in row] for row in KRIPP_2011], dtype=object
+        [[None if math.isnan(v) else words[int(v)] for v in row] for row in KRIPP_2011],
+        dtype=object,
     )
     alpha = krippendorff_alpha(data, "ordinal", value_domain=list(words.values()))
     assert alpha == pytest.approx(0.815, abs=5e-4)
@@ -156,7 +160,9 @@ def test_irrcac_raw4raters_every_weight(weights):
 def test_irrcac_raw_datasets(loader, pa, ac1, conger):
     df = loader()
     values = df.to_numpy(dtype=object)
-    report = agreement_report(table_from_matrix(values, [str(c) for c in df.columns], kind="choice"))
+    report = agreement_report(
+        table_from_matrix(values, [str(c) for c in df.columns], kind="choice")
+    )
     assert metric(report, "percent_agreement") == pytest.approx(pa, abs=5e-4)
     assert metric(report, "gwet_ac1") == pytest.approx(ac1, abs=5e-4)
     assert metric(report, "conger_kappa") == pytest.approx(conger, abs=5e-4)
@@ -187,7 +193,9 @@ def _two_rater_table(t, labels):
 def test_irrcac_cont3x3abstractors_cohen(weights, published):
     df = table_cont3x3abstractors()
     labels = list(df.columns)
-    report = agreement_report(_two_rater_table(df.to_numpy(), labels), weights=weights, categories=labels)
+    report = agreement_report(
+        _two_rater_table(df.to_numpy(), labels), weights=weights, categories=labels
+    )
     assert metric(report, "cohen_kappa") == pytest.approx(published, abs=5e-4)
     assert report.to_dict()["pairwise"][0]["cohen_kappa"] == pytest.approx(published, abs=5e-4)
 
@@ -198,7 +206,9 @@ def test_irrcac_cont3x3abstractors_cohen(weights, published):
 def test_irrcac_cont4x4diagnosis_cohen(weights, published):
     df = table_cont4x4diagnosis()
     labels = [str(c) for c in df.columns]
-    report = agreement_report(_two_rater_table(df.to_numpy(), labels), weights=weights, categories=labels)
+    report = agreement_report(
+        _two_rater_table(df.to_numpy(), labels), weights=weights, categories=labels
+    )
     assert metric(report, "cohen_kappa") == pytest.approx(published, abs=5e-4)
 
 
@@ -216,8 +226,8 @@ def _from_count_table(counts) -> AnnotationTable:
 
 def test_fleiss_1971_diagnoses():
     # Fleiss (1971): 30 patients x 6 psychiatrists x 5 diagnoses; kappa = 0.4302445 (R irr)
-    from statsmodels.stats.tests.test_inter_rater import diagnoses
     from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.tests.test_inter_rater import diagnoses
 
     counts, _ = aggregate_raters(diagnoses)
     report = agreement_report(_from_count_table(counts))

@@ -6,19 +6,31 @@ import doctest
 import json
 import math
 
-import numpy as np
-import pytest
-
 import aqt.agreement.alpha
 import aqt.agreement.state
+import numpy as np
+import pytest
 from aqt.agreement import COEFFICIENTS, AgreementState, agreement_report, krippendorff_alpha
 from aqt.errors import AqtError, InputError, UsageError
 from aqt.records import Annotation, AnnotationTable, Span
 
 TOP_KEYS = {
-    "n_items", "n_annotators", "n_annotations", "skipped", "level", "weights", "categories",
-    "control", "kind", "guideline_versions", "metrics", "per_label", "pairwise", "disagreements",
-    "coincidence", "confused_pairs",
+    "n_items",
+    "n_annotators",
+    "n_annotations",
+    "skipped",
+    "level",
+    "weights",
+    "categories",
+    "control",
+    "kind",
+    "guideline_versions",
+    "metrics",
+    "per_label",
+    "pairwise",
+    "disagreements",
+    "coincidence",
+    "confused_pairs",
 }
 
 
@@ -29,10 +41,16 @@ def tab(rows, kind="choice", control="label", **kw):
 
 
 ROWS = [
-    ("1", "alice", "pos"), ("1", "bob", "pos"), ("1", "carol", "neg"),
-    ("2", "alice", "neg"), ("2", "bob", "neg"),
-    ("3", "alice", "neu"), ("3", "bob", "pos"), ("3", "carol", "neu"),
-    ("10", "alice", "pos"), ("10", "carol", "pos"),
+    ("1", "alice", "pos"),
+    ("1", "bob", "pos"),
+    ("1", "carol", "neg"),
+    ("2", "alice", "neg"),
+    ("2", "bob", "neg"),
+    ("3", "alice", "neu"),
+    ("3", "bob", "pos"),
+    ("3", "carol", "neu"),
+    ("10", "alice", "pos"),
+    ("10", "carol", "pos"),
     ("4", "bob", "neg"),
 ]
 
@@ -54,9 +72,18 @@ def test_to_dict_shape_and_json_roundtrip():
     assert d["control"] == "label" and d["kind"] == "choice"
     assert d["skipped"] == {"cancelled": 0, "ignored": 0}
     assert set(d["per_label"]) == {"neg", "neu", "pos"}
-    assert set(d["per_label"]["pos"]) == {"krippendorff_alpha", "fleiss_kappa", "cohen_kappa", "n_items"}
+    assert set(d["per_label"]["pos"]) == {
+        "krippendorff_alpha",
+        "fleiss_kappa",
+        "cohen_kappa",
+        "n_items",
+    }
     assert d["per_label"]["pos"]["n_items"] == 3
-    assert [(p["a"], p["b"]) for p in d["pairwise"]] == [("alice", "bob"), ("alice", "carol"), ("bob", "carol")]
+    assert [(p["a"], p["b"]) for p in d["pairwise"]] == [
+        ("alice", "bob"),
+        ("alice", "carol"),
+        ("bob", "carol"),
+    ]
     assert d["pairwise"][0]["n_items"] == 3
     assert d["pairwise"][0]["percent_agreement"] == pytest.approx(2 / 3)
     # items 1 and 3: two agreeing ordered pairs of six each; the tie goes by natural item order
@@ -83,7 +110,10 @@ def test_natural_order_of_disagreements_on_ties():
     rows = [(str(i), a, v) for i in (10, 2, 1) for a, v in (("x", "p"), ("y", "q"))]
     d = agreement_report(tab(rows)).to_dict()
     assert [x["item"] for x in d["disagreements"]] == ["1", "2", "10"]
-    assert agreement_report(tab(rows), max_disagreements=1).to_dict()["disagreements"][0]["item"] == "1"
+    assert (
+        agreement_report(tab(rows), max_disagreements=1).to_dict()["disagreements"][0]["item"]
+        == "1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -152,7 +182,14 @@ def test_several_controls_need_a_choice():
 
 
 def test_numeric_ratings_sort_numerically_and_render_as_labels():
-    rows = [("1", "a", 10.0), ("1", "b", 2.0), ("2", "a", 2.0), ("2", "b", 2.0), ("3", "a", 9.5), ("3", "b", 10.0)]
+    rows = [
+        ("1", "a", 10.0),
+        ("1", "b", 2.0),
+        ("2", "a", 2.0),
+        ("2", "b", 2.0),
+        ("3", "a", 9.5),
+        ("3", "b", 10.0),
+    ]
     d = agreement_report(tab(rows, kind="rating"), level="interval").to_dict()
     assert d["categories"] == ["2", "9.5", "10"]
     assert d["metrics"]["krippendorff_alpha"]["value"] == pytest.approx(
@@ -169,8 +206,12 @@ def test_last_judgement_of_an_annotator_counts():
 
 def test_guideline_versions_and_skipped():
     t = AnnotationTable.from_records(
-        [Annotation("1", "a", "x", guideline_version="v2"), Annotation("1", "b", "x", guideline_version="v10"),
-         Annotation("2", "a", "y", guideline_version="v2"), Annotation("2", "b", "y")],
+        [
+            Annotation("1", "a", "x", guideline_version="v2"),
+            Annotation("1", "b", "x", guideline_version="v10"),
+            Annotation("2", "a", "y", guideline_version="v2"),
+            Annotation("2", "b", "y"),
+        ],
         skipped={"cancelled": 2},
     )
     d = agreement_report(t).to_dict()
@@ -180,9 +221,17 @@ def test_guideline_versions_and_skipped():
 
 
 def test_multichoice_sets_and_per_label():
-    rows = [("1", "A", {"x"}), ("1", "B", {"x"}), ("2", "A", {"x", "y"}), ("2", "B", {"x"}),
-            ("3", "A", {"y"}), ("3", "B", set())]
-    d = agreement_report(tab([(i, a, frozenset(v)) for i, a, v in rows], kind="multichoice")).to_dict()
+    rows = [
+        ("1", "A", {"x"}),
+        ("1", "B", {"x"}),
+        ("2", "A", {"x", "y"}),
+        ("2", "B", {"x"}),
+        ("3", "A", {"y"}),
+        ("3", "B", set()),
+    ]
+    d = agreement_report(
+        tab([(i, a, frozenset(v)) for i, a, v in rows], kind="multichoice")
+    ).to_dict()
     assert set(d["sets"]) >= {"krippendorff_alpha_masi", "krippendorff_alpha_jaccard"}
     assert d["sets"]["krippendorff_alpha_masi"] == pytest.approx(0.21875)
     assert set(d["per_label"]) == {"x", "y"}
@@ -197,8 +246,10 @@ def test_multichoice_sets_and_per_label():
 def test_spans_section_and_null_metrics():
     rows = [("1", "A", (Span(0, 3, "PER"),)), ("1", "B", (Span(0, 3, "PER"),))]
     d = agreement_report(tab(rows, kind="spans")).to_dict()
-    assert all(m["value"] is None and m["reason"] == "span data: see the spans section"
-               for m in d["metrics"].values())
+    assert all(
+        m["value"] is None and m["reason"] == "span data: see the spans section"
+        for m in d["metrics"].values()
+    )
     assert "spans" in d and "sets" not in d
 
 
@@ -217,8 +268,9 @@ def test_drop_in_nan_when_undefined_and_alias():
     assert math.isnan(krippendorff_alpha([[1, np.nan], [np.nan, 2]]))
     data = [[1, 2, 3, 4], [1, 2, 3, 4]]
     assert krippendorff_alpha(data, level_of_measurement="ratio") == 1.0
-    assert krippendorff_alpha([["pos", "neg", "neu", None], ["pos", "neg", "neu", "pos"],
-                               ["pos", "neg", "pos", "pos"]]) == pytest.approx(0.722222, abs=5e-7)
+    assert krippendorff_alpha(
+        [["pos", "neg", "neu", None], ["pos", "neg", "neu", "pos"], ["pos", "neg", "pos", "pos"]]
+    ) == pytest.approx(0.722222, abs=5e-7)
     with pytest.raises(InputError):
         krippendorff_alpha([1, 2, 3])
     with pytest.raises(InputError):

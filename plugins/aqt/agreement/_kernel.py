@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "use_kernel", "scan", "float_codes"]
+__all__ = ["available", "float_codes", "scan", "use_kernel"]
 
 #: inputs with at least this many cells use the compiled pass (``AQT_KERNEL=0`` turns it off)
 MIN_CELLS = 500_000
@@ -101,7 +101,7 @@ if _HAVE:
         for g in range(G):
             for i in range(n):
                 v = data[g, i]
-                if v != v:
+                if np.isnan(v):
                     out[i, g] = -1
                 else:
                     c = v - lo
@@ -121,12 +121,7 @@ def scan(X: np.ndarray, q: int, W: np.ndarray | None = None, want_pairs: bool = 
     tables = None
     if want_pairs:
         G = X.shape[1]
-        tables = {
-            (g, h): T[g, h]
-            for g in range(G)
-            for h in range(g + 1, G)
-            if T[g, h].any()
-        }
+        tables = {(g, h): T[g, h] for g in range(G) for h in range(g + 1, G) if T[g, h].any()}
     return n_r, C, P, n_gk, used, tables, (pa if W is not None else None)
 
 

@@ -16,7 +16,6 @@ from aqt.errors import InputError, truncate
 __all__ = ["krippendorff_alpha"]
 
 
-
 def _codes_numeric(data: np.ndarray, value_domain: Sequence[Any] | None):
     """Codes (annotators x items, ``-1`` missing) and the numeric domain of a float array."""
     if value_domain is not None:

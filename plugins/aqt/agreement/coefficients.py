@@ -25,7 +25,7 @@ import numpy as np
 from aqt.agreement.stats import Stats, coincidence
 from aqt.agreement.weights import delta2
 
-__all__ = ["COEFFICIENTS", "compute_coefficients", "alpha_from_coincidence", "cohen_from_table"]
+__all__ = ["COEFFICIENTS", "alpha_from_coincidence", "cohen_from_table", "compute_coefficients"]
 
 COEFFICIENTS = (
     "percent_agreement",

@@ -18,7 +18,7 @@ import numpy as np
 from aqt.errors import InputError, truncate
 from aqt.records import natural_key
 
-__all__ = ["label_of", "parse_number", "domain", "category_values", "codes_matrix"]
+__all__ = ["category_values", "codes_matrix", "domain", "label_of", "parse_number"]
 
 
 def label_of(value: Any) -> str:
@@ -98,6 +98,23 @@ def category_values(labels: Sequence[str], level: str) -> np.ndarray | None:
     return values
 
 
+def natural_sorted(values: Iterable[str]) -> list[str]:
+    """``sorted(values, key=natural_key)``, with a fast path for all-digit ids."""
+    values = list(values)
+    if all(v.isdigit() and v.isascii() for v in values):
+        return sorted(values, key=int)
+    return sorted(values, key=natural_key)
+
+
+def _factorize(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes in natural order of the distinct values (no pandas: the core stays light to import)."""
+    index = dict.fromkeys(values)
+    for rank, v in enumerate(natural_sorted(index)):
+        index[v] = rank
+    codes = np.fromiter(map(index.__getitem__, values), np.int64, count=len(values))
+    return codes, sorted(index, key=index.__getitem__)
+
+
 def codes_matrix(
     items: Sequence[str], annotators: Sequence[str], labels: Sequence[str], dom: Sequence[str]
 ) -> tuple[np.ndarray, list[str], list[str]]:
@@ -106,24 +123,16 @@ def codes_matrix(
     Items and annotators are in natural order; when an annotator judged an item twice the last
     judgement counts.
     """
-    import pandas as pd
-
-    item_codes, item_uniq = pd.factorize(pd.Series(items, dtype=object), sort=False)
-    ann_codes, ann_uniq = pd.factorize(pd.Series(annotators, dtype=object), sort=False)
-    item_order = sorted(range(len(item_uniq)), key=lambda i: natural_key(item_uniq[i]))
-    ann_order = sorted(range(len(ann_uniq)), key=lambda i: natural_key(ann_uniq[i]))
-    item_rank = np.empty(len(item_uniq), np.int64)
-    item_rank[item_order] = np.arange(len(item_uniq))
-    ann_rank = np.empty(len(ann_uniq), np.int64)
-    ann_rank[ann_order] = np.arange(len(ann_uniq))
+    item_codes, item_ids = _factorize(items)
+    ann_codes, ann_ids = _factorize(annotators)
     index = {lab: k for k, lab in enumerate(dom)}
-    lab_codes = np.fromiter((index[x] for x in labels), dtype=np.int64, count=len(labels))
+    lab_codes = np.fromiter(map(index.__getitem__, labels), dtype=np.int64, count=len(labels))
     dtype = np.int8 if len(dom) < 127 else (np.int16 if len(dom) < 32767 else np.int32)
-    X = np.full((len(item_uniq), len(ann_uniq)), -1, dtype=dtype)
-    flat = item_rank[item_codes] * len(ann_uniq) + ann_rank[ann_codes]
+    X = np.full((len(item_ids), len(ann_ids)), -1, dtype=dtype)
+    flat = item_codes * len(ann_ids) + ann_codes
     X.flat[flat] = lab_codes
     if np.count_nonzero(X >= 0) != len(flat):  # repeated judgements: keep the last one
         _, first_rev = np.unique(flat[::-1], return_index=True)
         keep = len(flat) - 1 - first_rev
         X.flat[flat[keep]] = lab_codes[keep]
-    return X, [str(item_uniq[i]) for i in item_order], [str(ann_uniq[i]) for i in ann_order]
+    return X, [str(i) for i in item_ids], [str(a) for a in ann_ids]

@@ -25,7 +25,6 @@ from aqt.agreement.weights import check_level, check_weights, weight_matrix
 __all__ = ["agreement_from_codes", "item_agreement_codes", "metrics_dict", "per_label_from_stats"]
 
 
-
 def metrics_dict(res: dict[str, tuple], ci: dict[str, Any] | None = None) -> dict[str, dict]:
     """``{name: {"value", "ci95", "reason"}}`` from ``compute_coefficients`` output."""
     ci = ci or {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from aqt.agreement.encode import category_values, codes_matrix, domain, label_of
 from aqt.agreement.engine import agreement_from_codes, metrics_dict
 from aqt.agreement.weights import check_level, check_weights
 from aqt.errors import InputError, UsageError, truncate
-from aqt.records import SCALAR_KINDS, natural_key
+from aqt.records import natural_key
 
 __all__ = ["AgreementReport", "agreement_report"]
 
@@ -81,7 +82,7 @@ def _plain(x: Any) -> Any:
         return int(x)
     if isinstance(x, (float, np.floating)):
         v = float(x)
-        return None if v != v or v in (float("inf"), float("-inf")) else v
+        return v if math.isfinite(v) else None
     if isinstance(x, np.ndarray):
         return _plain(x.tolist())
     return x
@@ -145,9 +146,11 @@ def agreement_report(
             "Agreement is not computed on free text (kind 'text').",
             fix="Pick a choice, rating, label-set or span control with --control.",
         )
+    items = [r.item for r in records]
+    anns = [r.annotator for r in records]
     common = {
-        "n_items": len({r.item for r in records}),
-        "n_annotators": len({r.annotator for r in records}),
+        "n_items": len(set(items)),
+        "n_annotators": len(set(anns)),
         "n_annotations": len(records),
         "skipped": dict(table.skipped),
         "level": level,
@@ -182,15 +185,14 @@ def agreement_report(
             confused_pairs=(),
         )
     multi = kind == "multichoice"
-    labels = [label_of(r.value) for r in records]
+    labels = [v if type(v) is str else label_of(v) for v in (r.value for r in records)]
     if multi:
         dom = domain(labels)  # distinct sets, one nominal value each
         label_universe = domain({x for r in records for x in r.value}, categories)
     else:
         dom = domain(labels, categories)
     values = category_values(dom, level)
-    items = [r.item for r in records]
-    X, item_ids, annotators = codes_matrix(items, [r.annotator for r in records], labels, dom)
+    X, item_ids, annotators = codes_matrix(items, anns, labels, dom)
     out = agreement_from_codes(
         X,
         dom,
@@ -205,7 +207,9 @@ def agreement_report(
     if ci and ci > 0:
         from aqt.agreement.bootstrap import bootstrap_ci
 
-        ci95 = bootstrap_ci(X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed)
+        ci95 = bootstrap_ci(
+            X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed
+        )
     per_label = _multichoice_per_label(X, dom, label_universe) if multi else out["per_label"]
     disagreements = []
     for row, dis in zip(out["disagreement_rows"].tolist(), out["disagreement_values"]):

@@ -28,12 +28,12 @@ import numpy as np
 
 __all__ = [
     "Stats",
+    "coincidence",
     "compress",
-    "stats_from_codes",
-    "stats_from_patterns",
     "item_agreement_patterns",
     "pairwise_tables",
-    "coincidence",
+    "stats_from_codes",
+    "stats_from_patterns",
 ]
 
 _CHUNK_CELLS = 1 << 22
@@ -198,7 +198,7 @@ def stats_from_patterns(
 
 def item_agreement_patterns(pat: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted observed agreement ``p_a,i`` of each row (NaN under two judgements)."""
-    m, G = pat.shape
+    m = len(pat)
     q = len(W)
     r_i = (pat >= 0).sum(1)
     agree = np.zeros(m)

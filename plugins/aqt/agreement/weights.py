@@ -17,7 +17,7 @@ import numpy as np
 
 from aqt.errors import UsageError
 
-__all__ = ["WEIGHTS", "LEVELS", "weight_matrix", "delta2", "check_level", "check_weights"]
+__all__ = ["LEVELS", "WEIGHTS", "check_level", "check_weights", "delta2", "weight_matrix"]
 
 WEIGHTS = ("identity", "linear", "quadratic", "ordinal", "radical", "ratio", "circular", "bipolar")
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
