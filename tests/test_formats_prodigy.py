@@ -172,3 +172,30 @@ def test_progress_is_reported_up_to_the_file_size(tmp_path):
     assert calls[-1] == (size, size)
     assert len(calls) >= 2
     assert all(a <= b for (a, _), (b, _) in itertools.pairwise(calls))
+
+
+def test_older_examples_without_view_id_and_text_input():
+    old = {
+        "text": "t",
+        "label": "SPORTS",
+        "_input_hash": 1,
+        "_task_hash": 2,
+        "answer": "reject",
+        "_session_id": None,
+    }
+    typed = {
+        "text": "t",
+        "_input_hash": 1,
+        "_task_hash": 3,
+        "_view_id": "text_input",
+        "field_id": "summary",
+        "summary": "short one",
+        "answer": "accept",
+        "_session_id": "ds-eve",
+    }
+    empty = dict(typed, summary=None)
+    t = read_prodigy_examples([old, typed, empty])
+    assert rows(t) == [
+        ("2", "unknown", "reject", "binary", "SPORTS"),
+        ("1", "eve", "short one", "text", "text_input"),
+    ]

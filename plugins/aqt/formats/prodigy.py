@@ -12,8 +12,13 @@ How a saved example becomes a record
     kind ``binary``, value ``"accept"`` / ``"reject"``; item = ``_task_hash`` because one text can
     carry several label questions. Control = the task's ``label`` (so each question can be picked
     with ``select_control``), else the view id.
+``text_input``
+    kind ``text``: the typed text (``user_input``, or the task's ``field_id``).
 any other interface
     kind ``binary`` on the answer, item = ``_input_hash``.
+
+Examples without ``_view_id`` (older datasets) that carry a ``label`` are read as
+``classification``.
 
 Everywhere else the control is the view id, so a file mixing interfaces keeps them apart.
 
@@ -103,7 +108,7 @@ def _read(
         if answer not in ("accept", "reject"):
             problems.append(f"{where} {lineno}: answer is {answer!r}, not accept/reject/ignore")
             continue
-        view = eg.get("_view_id") or ""
+        view = eg.get("_view_id") or ("classification" if "label" in eg else "")
         is_choice = view == "choice" or "options" in eg
         if answer == "reject" and (is_choice or view in SPAN_VIEWS):
             rejected += 1
@@ -136,6 +141,11 @@ def _read(
                 problems.append(f"{where} {lineno}: spans need integer start, end and a label")
                 continue
             kind, control = "spans", view
+        elif view == "text_input":
+            key, kind, control = "_input_hash", "text", view
+            value = eg.get(eg.get("field_id") or "user_input")
+            if not isinstance(value, str):
+                continue  # nothing typed
         else:
             key = "_task_hash" if view in BINARY_TASK_VIEWS else "_input_hash"
             value, kind = answer, "binary"
