@@ -303,3 +303,19 @@ def test_only_unsupported_result_types_are_named():
         }
     )
     assert [r.value for r in read_labelstudio_tasks(tasks)] == ["A"]
+
+
+def test_csv_cells_with_line_breaks_and_unicode_separators(tmp_path):
+    path = tmp_path / "e.csv"
+    text = "line one\nline two\u2028still the same cell"
+    path.write_text(
+        '"annotation_id","annotator","id","sentiment","text"\n'
+        f'1,"1",1,"Positive","{text}"\n'
+        f'2,"2",1,"Negative","{text}"\n',
+        encoding="utf-8",
+    )
+    t = read_labelstudio_csv(path)
+    assert [(r.annotator, r.value, r.text) for r in t] == [
+        ("1", "Positive", text),
+        ("2", "Negative", text),
+    ]

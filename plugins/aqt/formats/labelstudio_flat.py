@@ -22,6 +22,7 @@ Which columns are controls
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -115,7 +116,7 @@ def read_labelstudio_csv(
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
     try:
-        rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise FormatError(f"{p.name} is not valid CSV: {exc}.", fix="Export it again.") from None
     if not rows:
