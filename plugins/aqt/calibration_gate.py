@@ -58,6 +58,7 @@ class GateResult:
     other_annotators: tuple[str, ...]
     unfinished: tuple[Mapping[str, Any], ...]
     agreement: Mapping[str, Any]
+    disagreements: tuple[Mapping[str, Any], ...] = ()
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     next_step: str = ""
 
@@ -80,6 +81,7 @@ class GateResult:
             "per_label": {k: dict(v) for k, v in self.per_label.items()},
             "confused_pairs": [dict(p) for p in self.confused_pairs],
             "worst_items": [dict(w) for w in self.worst_items],
+            "disagreements": [dict(w) for w in self.disagreements],
             "other_annotators": list(self.other_annotators),
             "unfinished": [dict(u) for u in self.unfinished],
             "findings": [f.to_dict() for f in self.findings],
@@ -242,7 +244,7 @@ def calibration_gate(
     by_item: dict[str, dict[str, str]] = {}
     for (i, a), v in sorted(last.items(), key=lambda kv: (natural_key(kv[0][0]), kv[0][1])):
         by_item.setdefault(i, {})[a] = v
-    worst = tuple(
+    disagreements = tuple(
         {
             "item": d["item"],
             "text": texts.get(d["item"]),
@@ -250,8 +252,9 @@ def calibration_gate(
             "observed_disagreement": d["observed_disagreement"],
             "edge_cases": ec_of.get(d["item"], []),
         }
-        for d in report["disagreements"][:max_items]
+        for d in report["disagreements"]
     )
+    worst = disagreements[:max_items]
     pairs = tuple(
         _pair_entry(p, by_item, edge_cases, guidelines, manifest)
         for p in report["confused_pairs"]
@@ -280,6 +283,7 @@ def calibration_gate(
         per_label=per_label,
         confused_pairs=pairs,
         worst_items=worst,
+        disagreements=disagreements,
         other_annotators=tuple(others),
         unfinished=unfinished,
         agreement={k: report[k] for k in ("metrics", "pairwise", "guideline_versions")},
