@@ -215,3 +215,11 @@ def test_table_jsonl_reports_progress(tmp_path):
     calls = []
     read_annotations(path, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (path.stat().st_size, path.stat().st_size) and len(calls) >= 2
+
+
+def test_jsonl_table_with_only_bad_lines_reports_them(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"item": 1,\n{"item": 2,\n')
+    with pytest.raises(InputError) as err:
+        read_table(path)
+    assert str(err.value).startswith("t.jsonl is not valid JSON Lines: 2 problem(s): line 1: ")

@@ -110,6 +110,9 @@ def read_table(
             for lineno, row in it:
                 first_rows.append((lineno, row))
                 break
+            if not first_rows:
+                for _ in it:  # no good line: let the reader report the bad ones
+                    pass
             columns = list(first_rows[0][1]) if first_rows else []
             rows, where = _chain(first_rows, it), "line {}"
         else:
