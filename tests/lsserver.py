@@ -232,31 +232,46 @@ class LabelStudioServer:
 # --------------------------------------------------------------------------- template
 
 
+def _template_stamp() -> dict[str, str]:
+    """What a template was built with; a template built otherwise is rebuilt."""
+    return {"label_studio": LS_VERSION, "admin": ADMIN_EMAIL, "admin_token": ADMIN_TOKEN}
+
+
+def _template_ok(template: Path) -> bool:
+    try:
+        return json.loads((template / "READY").read_text()) == _template_stamp()
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_template(template: Path = TEMPLATE_DIR) -> tuple[Path, float | None]:
-    """The migrated data directory, created by one cold start if missing.
+    """The migrated data directory, created by one cold start if missing or stale.
 
     Returns the template path and the cold-start time in seconds (``None`` if it already
     existed). A lock file serialises concurrent test sessions building it.
     """
-    marker = template / "READY"
-    if marker.exists():
+    if _template_ok(template):
         return template, None
     template.parent.mkdir(parents=True, exist_ok=True)
     with open(template.parent / f"{template.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists():
+        if _template_ok(template):
             return template, None
         build = Path(tempfile.mkdtemp(prefix=f"{template.name}.build-", dir=template.parent))
-        server = LabelStudioServer(build)
         try:
-            server.start(timeout=COLD_START_TIMEOUT)
-            cold = server.startup_seconds
-        finally:
-            server.stop()
-        (build / "ls.log").unlink(missing_ok=True)
-        (build / "READY").write_text(json.dumps({"label_studio": LS_VERSION}) + "\n")
-        shutil.rmtree(template, ignore_errors=True)
-        os.rename(build, template)
+            server = LabelStudioServer(build)
+            try:
+                server.start(timeout=COLD_START_TIMEOUT)
+                cold = server.startup_seconds
+            finally:
+                server.stop()
+            (build / "ls.log").unlink(missing_ok=True)
+            (build / "READY").write_text(json.dumps(_template_stamp()) + "\n")
+            shutil.rmtree(template, ignore_errors=True)
+            os.rename(build, template)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
         return template, cold
 
 
