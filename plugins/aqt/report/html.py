@@ -15,14 +15,8 @@ from typing import Any
 from aqt.records import natural_key
 from aqt.report import svg
 from aqt.report.bands import interpret
-from aqt.report.model import (
-    Table,
-    build_tables,
-    fmt_category,
-    fmt_count,
-    fmt_num,
-    metric_entry,
-)
+from aqt.report.fmt import fmt_category, fmt_count, fmt_num, metric_entry
+from aqt.report.model import Table, build_tables
 
 __all__ = ["render_html"]
 

@@ -7,25 +7,24 @@ each renderer escapes them for its own medium.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aqt.report.bands import interpret
+from aqt.report.fmt import (
+    MISSING,
+    fmt_category,
+    fmt_ci,
+    fmt_count,
+    fmt_num,
+    fmt_share,
+    fmt_value,
+    is_number,
+    metric_entry,
+)
 
-__all__ = [
-    "COEFFICIENT_NAMES",
-    "SET_NAMES",
-    "Table",
-    "build_tables",
-    "coefficient_label",
-    "fmt_ci",
-    "fmt_num",
-    "fmt_value",
-    "metric_entry",
-]
+__all__ = ["COEFFICIENT_NAMES", "SET_NAMES", "Table", "build_tables", "coefficient_label"]
 
 #: display names, in the order of ``aqt.agreement.COEFFICIENTS``
 COEFFICIENT_NAMES: dict[str, str] = {
@@ -55,7 +54,6 @@ KEY_NAMES: dict[str, str] = {
     "per_label": "per label",
     "pairwise": "annotator pairs",
 }
-MISSING = "n/a"
 BANDS_NOTE = (
     "Bands: alpha (Krippendorff) >= 0.8 reliable, 0.667-0.8 tentative, below discard; kappa family "
     "(Landis & Koch) < 0 poor, to 0.2 slight, 0.4 fair, 0.6 moderate, 0.8 substantial, "
@@ -91,82 +89,6 @@ def humanize(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def fmt_num(v: Any, digits: int = 3) -> str:
-    """A coefficient with ``digits`` decimals; ``None``/NaN becomes ``n/a``; never ``-0.000``."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return MISSING
-    if not _is_number(v):
-        return str(v)
-    if isinstance(v, int):
-        return str(v)
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    text = f"{v:.{digits}f}"
-    if text.startswith("-") and float(text) == 0.0:
-        text = text[1:]
-    return text
-
-
-def fmt_count(v: Any) -> str:
-    """A count that may be fractional (coincidences): integers plainly, others with 2 decimals."""
-    if _is_number(v) and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
-        if float(v).is_integer():
-            return str(int(v))
-        return fmt_num(v, 2)
-    return fmt_num(v)
-
-
-def fmt_share(v: Any) -> str:
-    if not _is_number(v) or (isinstance(v, float) and math.isnan(v)):
-        return MISSING
-    return f"{100.0 * v:.1f}%"
-
-
-def fmt_ci(ci: Any) -> str:
-    """``[lo, hi]`` with three decimals, or ``""`` when there is no interval."""
-    if not isinstance(ci, Sequence) or isinstance(ci, str) or len(ci) != 2:
-        return ""
-    lo, hi = ci
-    if not (_is_number(lo) and _is_number(hi)):
-        return ""
-    return f"[{fmt_num(lo)}, {fmt_num(hi)}]"
-
-
-def fmt_value(v: Any) -> str:
-    """A judgement as a short string: labels as is, sets as ``{a, b}``, spans as ``label[0:5]``."""
-    if v is None:
-        return MISSING
-    if isinstance(v, str):
-        return v
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if _is_number(v):
-        return fmt_count(v) if float(v).is_integer() else repr(float(v))
-    if isinstance(v, Mapping) and {"start", "end", "label"} <= set(v):
-        return f"{v['label']}[{v['start']}:{v['end']}]"
-    if isinstance(v, (list, tuple, set, frozenset)):
-        parts = [fmt_value(x) for x in v]
-        if all(isinstance(x, Mapping) for x in v) and v:
-            return " ".join(parts)
-        return "{" + ", ".join(parts) + "}"
-    return json.dumps(v, ensure_ascii=False, sort_keys=False, default=str)
-
-
-def metric_entry(entry: Any, name: str | None = None) -> tuple[Any, Any, Any]:
-    """``(value, ci95, reason)`` from either a metric dict or a bare number.
-
-    Per-label and set coefficients may be given as plain numbers or as ``{value, ci95, reason}``
-    dicts; a sibling ``<name>_ci95`` key in ``entry``'s parent is looked up by the caller.
-    """
-    if isinstance(entry, Mapping):
-        return entry.get("value"), entry.get("ci95"), entry.get("reason")
-    return entry, None, None
-
-
 def _per_label_metric(row: Mapping[str, Any], name: str) -> tuple[Any, Any]:
     value, ci, _ = metric_entry(row.get(name))
     if ci is None:
@@ -183,19 +105,6 @@ def _with_ci(value: Any, ci: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------- sections
-
-
-def fmt_category(c: Any) -> str:
-    """A category for display; label sets (JSON lists in ``categories``) show as ``{a, b}``."""
-    text = str(c)
-    if text.startswith("[") and text.endswith("]"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(parsed, list) and all(isinstance(x, str) for x in parsed):
-            return "{" + ", ".join(parsed) + "}"
-    return text
 
 
 def _summary(d: Mapping[str, Any]) -> Table:
@@ -329,7 +238,7 @@ def _confused(pairs: Sequence[Mapping[str, Any]]) -> Table:
 def _cell(v: Any) -> str:
     if isinstance(v, str):
         return v
-    if _is_number(v) or v is None:
+    if is_number(v) or v is None:
         return fmt_num(v)
     if isinstance(v, Mapping) and "value" in v:
         value, ci, reason = metric_entry(v)
@@ -389,7 +298,7 @@ def _records_table(
         cells = [_cell(rec.get(c)) if c in rec else "" for c in columns]
         rows.append(tuple(([str(name)] if named else []) + cells))
     align = (["l"] if named else []) + [
-        "r" if all(_is_number(rec.get(c)) or rec.get(c) is None for _, rec in records) else "l"
+        "r" if all(is_number(rec.get(c)) or rec.get(c) is None for _, rec in records) else "l"
         for c in columns
     ]
     return Table(key, title, tuple(header), tuple(rows), tuple(align))
