@@ -23,6 +23,12 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CHECK_FAILED = 0, 1, 2, 3
 #: command name -> (module, attribute, help shown in ``aqt --help``)
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "agreement": ("aqt.cli.agreement", "agreement", "Inter-annotator agreement on an export."),
+    "al": (
+        "aqt.cli.al",
+        "al",
+        "Active learning: simulate selection strategies against known labels.",
+    ),
+    "curve": ("aqt.cli.al", "curve", "Learning curve on an annotated set: do we have enough data?"),
     "ls": ("aqt_labelstudio.cli", "ls", "Label Studio: agreement, export and connect on a live project."),
 }
 

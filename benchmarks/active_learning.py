@@ -1,0 +1,117 @@
+"""Active-learning benchmark: the protocol of the data reference, with the anchors next to each goal.
+
+Rotten Tomatoes snippets, fixed stratified split (seed 0): pool 10,000, test 2,808; TF-IDF(1,2) +
+logistic regression fitted on the pool; cold start 20; batches of 20 to 200, 50 to 1,000, 100 to
+4,000; 5 seeds; random sampling in the same run as the baseline. The junk variant adds the plot
+synopses, 300 ParlSpeech snippets (de/es/nl), 100 garbled, 100 empty and 300 duplicated texts.
+
+    python benchmarks/active_learning.py            # the full protocol (about 10 minutes on 2 cores)
+    python benchmarks/active_learning.py --quick    # 1 seed, budget 1,000, smaller speed test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from aqt.active.datasets import junk_pool, parlspeech, rotten_tomatoes
+from aqt.active.reviewer import SelectionReview
+from aqt.active.simulate import simulate
+
+
+def split(seed: int = 0):
+    from sklearn.model_selection import train_test_split
+
+    reviews, _ = rotten_tomatoes()
+    pool, test = train_test_split(reviews, train_size=10_000, test_size=2_808, random_state=seed,
+                                  stratify=reviews["label"])
+    return pool.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def other_languages() -> dict[str, list[str]]:
+    # the second half of each ParlSpeech sample; the junk pool takes its snippets from the first half
+    return {lang: (lambda s: s[len(s) // 2 :])(parlspeech(lang)) for lang in ("de", "es", "nl")}
+
+
+def fmt(v) -> str:
+    return "never" if v is None else f"{v:,.0f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seeds", type=int)
+    ap.add_argument("--budget", type=int)
+    ap.add_argument("--skip-clean", action="store_true")
+    ap.add_argument("--skip-junk", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
+    args = ap.parse_args()
+    seeds = args.seeds or (1 if args.quick else 5)
+    budget = args.budget or (1000 if args.quick else 4000)
+    pool, test = split()
+    print(f"pool {len(pool)}, test {len(test)}, seeds {seeds}, budget {budget}")
+
+    if not args.skip_clean:
+        t0 = time.time()
+        res = simulate(pool["text"].tolist(), pool["label"].tolist(), test_texts=test["text"].tolist(),
+                       test_labels=test["label"].tolist(),
+                       strategies=("margin", "entropy", "diverse", "default"),
+                       budget=budget, seeds=seeds)
+        print(f"\n== clean pool ({time.time() - t0:.0f} s) full-pool accuracy "
+              f"{res.full_pool_accuracy:.3f} (anchor 0.786)")
+        for name, run in res.strategies.items():
+            pts = {n: (a, s) for n, a, s in run.curve}
+            at = "  ".join(f"{n}: {pts[n][0]:.3f}±{pts[n][1]:.3f}" for n in (200, 500, 1000, 2000, 4000)
+                           if n in pts)
+            m = res.labels_to_match_random[name]
+            print(f"{name:10s} match@1000 {fmt(m['1000']):>6s}  match@4000 {fmt(m['4000']):>6s}  "
+                  f"ECE {run.ece:.3f} (uncal. {run.ece_uncalibrated:.3f})  {at}")
+        d = res.labels_to_match_random.get("default", {})
+        print(f"GOAL labels to match random@1000: default {fmt(d.get('1000'))} (goal <= 600; anchors "
+              f"margin 674, diversity 587)")
+        print(f"GOAL labels to match random@4000: default {fmt(d.get('4000'))} (goal <= 2,500; anchor "
+              f"margin 2,569)")
+        print(f"GOAL ECE on random holdout after recalibration: default "
+              f"{res.strategies['default'].ece:.3f} (goal <= 0.06; uncalibrated "
+              f"{res.strategies['default'].ece_uncalibrated:.3f}, anchor about 0.10)")
+
+    if not args.skip_junk:
+        t0 = time.time()
+        jp = junk_pool(pool, seed=0)
+        langs = other_languages()
+        # recall of the static checks over the whole junk pool (before any label)
+        rev = SelectionReview(jp["text"].tolist(), reference_texts=(), other_languages=langs)
+        rev.update_reference(np.flatnonzero(jp["kind"].values == "review")[:200])
+        out = rev.review(range(len(jp)))
+        flagged = np.zeros(len(jp), dtype=bool)
+        flagged[list(out.flagged)] = True
+        print("\n== junk pool: static checks over all items "
+              "(length reference: 200 labelled reviews; duplicates: later copies)")
+        for kind in sorted(set(jp["kind"])):
+            m = jp["kind"].values == kind
+            print(f"  {kind:10s} n={m.sum():5d} flagged {flagged[m].mean():6.1%}")
+        res = simulate(jp["text"].tolist(), jp["label"].tolist(), kinds=jp["kind"].tolist(),
+                       test_texts=test["text"].tolist(), test_labels=test["label"].tolist(),
+                       strategies=("margin", "default"), budget=budget, seeds=seeds,
+                       other_languages=langs)
+        print(f"== junk pool simulation ({time.time() - t0:.0f} s)")
+        for name, run in res.strategies.items():
+            junk = sum(v for k, v in run.spent_by_kind.items() if k not in ("review", "duplicate"))
+            wasted = junk + run.duplicates_sent
+            print(f"{name:10s} junk+redundant {wasted:6.1f} of {budget} (junk {junk:.1f}, duplicates "
+                  f"sent twice {run.duplicates_sent:.1f}); spent {run.spent_by_kind}; "
+                  f"flagged {run.flagged_by_kind}; final acc {run.curve[-1][1]:.3f}")
+        d = res.strategies["default"]
+        junk = sum(v for k, v in d.spent_by_kind.items() if k not in ("review", "duplicate"))
+        print(f"GOAL junk+redundant labels of {budget}: default {junk + d.duplicates_sent:.1f} (goal <= 150 "
+              f"of 4,000; anchors plain margin 802, random 561, review prototype 181); "
+              f"duplicates sent twice {d.duplicates_sent:.1f} (goal 0)")
+
+    if not args.skip_speed:
+        from benchmarks_speed import speed  # noqa: F401  (kept separate to stay small)
+
+
+if __name__ == "__main__":
+    main()

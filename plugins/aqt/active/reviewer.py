@@ -1,0 +1,264 @@
+"""Reviewing batches against a whole pool: :class:`SelectionReview` and the :class:`SkipModel`.
+
+The pool-level statistics (character counts, trigram scores, language, MinHash signatures) are
+computed once; each batch review is then a few look-ups plus the duplicate index of items already
+sent. See :mod:`aqt.active.review` for the individual checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aqt.active.dedup import DuplicateIndex, exact_keys, minhash_signatures
+from aqt.active.review import (
+    POOL_LANGUAGE,
+    ReviewConfig,
+    _centroids,
+    _empty_mask,
+    _garbled_mask,
+    _length_limit,
+    _off_task_scores,
+)
+from aqt.active.textstats import CharNgramModel, LanguageIdentifier, char_stats, encode_texts
+
+__all__ = ["SelectionReview", "ReviewOutcome", "SkipModel", "review_selection"]
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """``kept``: pool indices that may go to annotators, in the order given; ``flagged``: pool index
+    -> reasons (check names with detail), for the reviewer."""
+
+    kept: tuple[int, ...]
+    flagged: dict[int, tuple[str, ...]]
+
+    def to_dict(self) -> dict:
+        return {
+            "kept": list(self.kept),
+            "flagged": {str(k): list(v) for k, v in sorted(self.flagged.items())},
+        }
+
+
+class SkipModel:
+    """Learns which items annotators skip: logistic regression of skip vs keep on cheap features
+    (log length, letter, vowel, digit and non-ASCII ratios, trigram score) and hashed words.
+
+    Until it has seen ``min_each`` skips and keeps it flags nothing.
+    """
+
+    def __init__(self, threshold: float = 0.5, min_each: int = 3, seed: int = 0) -> None:
+        self.threshold = threshold
+        self.min_each = min_each
+        self.seed = seed
+        self.clf_: Any = None
+
+    @staticmethod
+    def features(texts: Sequence[str], lm_scores: np.ndarray) -> Any:
+        import scipy.sparse as sp
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        st = char_stats(texts)
+        n = np.maximum(st["n_chars"], 1)
+        dense = np.column_stack(
+            [
+                np.log1p(st["n_chars"]) / 6,
+                st["n_letters"] / n,
+                st["n_vowels"] / np.maximum(st["n_letters"], 1),
+                st["n_digits"] / n,
+                st["n_nonascii"] / n,
+                np.nan_to_num(lm_scores, nan=-6.0) / 3,
+                np.log1p(st["n_words"]) / 4,
+            ]
+        )
+        words = HashingVectorizer(n_features=1 << 16, alternate_sign=False, norm="l2").transform(
+            texts
+        )
+        return sp.hstack([sp.csr_matrix(dense), words]).tocsr()
+
+    def fit(
+        self, texts: Sequence[str], lm_scores: np.ndarray, skipped: Sequence[bool]
+    ) -> SkipModel:
+        y = np.asarray(skipped, dtype=int)
+        if min(int(y.sum()), int(len(y) - y.sum())) < self.min_each:
+            self.clf_ = None
+            return self
+        from sklearn.linear_model import LogisticRegression
+
+        self.clf_ = LogisticRegression(C=3.0, solver="liblinear", random_state=self.seed)
+        self.clf_.fit(self.features(texts, lm_scores), y)
+        return self
+
+    def predict_skip(self, texts: Sequence[str], lm_scores: np.ndarray) -> np.ndarray:
+        """Probability that annotators skip each item (zeros before the model is trained)."""
+        if self.clf_ is None or len(texts) == 0:
+            return np.zeros(len(texts))
+        return self.clf_.predict_proba(self.features(texts, lm_scores))[:, 1]
+
+
+class SelectionReview:
+    """Selection review over a pool of texts.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The whole unlabelled pool; the trigram model and language profile are built from it
+        (plus ``reference_texts``).
+    reference_texts : sequence of str, optional
+        A clean reference sample (known on-task items); used for the length limit and, with vectors,
+        for the off-task check, together with the labelled items.
+    other_languages : mapping of language code to texts, optional
+        Samples of languages the pool should not contain, for the language identifier.
+    vectors : sparse matrix, optional
+        L2-normalised vectors of the pool (the model's); enables the off-task check.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        *,
+        reference_texts: Sequence[str] = (),
+        other_languages: Mapping[str, Sequence[str]] | None = None,
+        vectors: Any = None,
+        config: ReviewConfig = ReviewConfig(),
+        off_task: bool = True,
+    ) -> None:
+        self.texts = list(texts)
+        self.config = config
+        self.reference_texts = list(reference_texts)
+        tb = encode_texts(self.texts)
+        self.stats = char_stats(tb)
+        lm = CharNgramModel().fit(self.texts + self.reference_texts)
+        self.lm_scores = lm.score(tb)
+        med = float(np.nanmedian(self.lm_scores))
+        self.empty = _empty_mask(self.stats, config)
+        self.garbled = _garbled_mask(self.stats, self.lm_scores, med, config)
+        ok = ~self.empty & ~self.garbled
+        if other_languages:
+            ident = LanguageIdentifier(
+                {POOL_LANGUAGE: self.texts + self.reference_texts, **dict(other_languages)}
+            )
+            langs, margin = ident.predict(tb)
+            self.language = np.where(
+                ok & (langs != POOL_LANGUAGE) & (margin >= config.language_margin), langs, ""
+            )
+        else:
+            low = np.nan_to_num(self.lm_scores, nan=0.0) < med - config.language_drop
+            self.language = np.where(ok & low, "other", "")
+        self.keys = exact_keys(self.texts)
+        self.signatures = minhash_signatures(self.texts)
+        self.vectors = vectors if off_task else None
+        self._centroids: np.ndarray | None = None
+        self._off_limit = -np.inf
+        self._n_ref_fitted = 0
+        self.length_limit = (
+            _length_limit(char_stats(self.reference_texts)["n_chars"], config)
+            if len(self.reference_texts) >= 50
+            else np.inf
+        )
+
+    def static_reasons(self, i: int) -> list[str]:
+        reasons = []
+        if self.empty[i]:
+            reasons.append("empty_text: fewer than %d letters" % self.config.min_letters)
+        if self.garbled[i]:
+            reasons.append("garbled_text: symbols, encoding damage or letter salad")
+        if self.language[i]:
+            reasons.append(f"language_mismatch: looks like {self.language[i]!r}")
+        if self.stats["n_chars"][i] > self.length_limit:
+            reasons.append(
+                f"length_outlier: {int(self.stats['n_chars'][i])} characters "
+                f"> {self.length_limit:.0f}"
+            )
+        return reasons
+
+    def update_reference(self, labelled: Sequence[int]) -> None:
+        """Refresh the length limit and off-task centroids from the labelled (kept) items."""
+        labelled = np.asarray(labelled, dtype=int)
+        if len(labelled) < 20:
+            return
+        ref_len = np.concatenate(
+            [self.stats["n_chars"][labelled], char_stats(self.reference_texts)["n_chars"]]
+        )
+        self.length_limit = _length_limit(ref_len, self.config)
+        if (
+            self.vectors is not None
+            and len(labelled) >= 100
+            and len(labelled) >= 1.5 * self._n_ref_fitted
+        ):
+            ref = self.vectors[labelled]
+            self._centroids = _centroids(ref, max(5, len(labelled) // 50))
+            own = _off_task_scores(ref, self._centroids)
+            self._off_limit = self.config.off_task_factor * float(
+                np.quantile(own, self.config.off_task_quantile)
+            )
+            self._n_ref_fitted = len(labelled)
+
+    def review(
+        self,
+        indices: Sequence[int],
+        sent: DuplicateIndex | None = None,
+        skip_model: SkipModel | None = None,
+    ) -> ReviewOutcome:
+        """Check a candidate batch (pool indices, most wanted first). Later copies within the batch
+        and copies of items in ``sent`` are flagged as duplicates."""
+        idx = [int(i) for i in indices]
+        flagged: dict[int, list[str]] = {i: self.static_reasons(i) for i in idx}
+        if self._centroids is not None and idx:
+            sims = _off_task_scores(self.vectors[idx], self._centroids)
+            for i, s in zip(idx, sims):
+                if s < self._off_limit:
+                    flagged[i].append(
+                        f"off_task: similarity {s:.2f} to labelled data < {self._off_limit:.2f}"
+                    )
+        if skip_model is not None and idx:
+            p = skip_model.predict_skip([self.texts[i] for i in idx], self.lm_scores[idx])
+            for i, pi in zip(idx, p):
+                if pi >= skip_model.threshold:
+                    flagged[i].append(f"skip_model: annotators skip items like this (p={pi:.2f})")
+        local = DuplicateIndex(threshold=self.config.near_duplicate)
+        for i in idx:
+            for index, where in ((sent, "already sent"), (local, "earlier in this batch")):
+                if index is None or len(index) == 0:
+                    continue
+                m = index.match(self.keys[i], self.signatures[i])
+                if m is not None:
+                    flagged[i].append(f"{m[0]}_duplicate: of item {m[1]} ({where})")
+                    break
+            if not flagged[i]:
+                local.add(
+                    [str(i)], [""], signatures=self.signatures[i][None, :], keys=[self.keys[i]]
+                )
+        kept = tuple(i for i in idx if not flagged[i])
+        return ReviewOutcome(kept=kept, flagged={i: tuple(r) for i, r in flagged.items() if r})
+
+
+def review_selection(
+    texts: Sequence[str],
+    ids: Sequence[Any] | None = None,
+    *,
+    reference_texts: Sequence[str] = (),
+    sent_texts: Sequence[str] = (),
+    other_languages: Mapping[str, Sequence[str]] | None = None,
+    config: ReviewConfig = ReviewConfig(),
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Review a proposed batch in order: returns ``(id, reasons)`` for every item, kept items
+    (no reasons) first in their original order, then flagged items (demoted, with reasons)."""
+    ids = [str(i) for i in (range(len(texts)) if ids is None else ids)]
+    rev = SelectionReview(
+        list(texts),
+        reference_texts=reference_texts,
+        other_languages=other_languages,
+        config=config,
+        off_task=False,
+    )
+    sent = DuplicateIndex(threshold=config.near_duplicate)
+    if len(sent_texts):
+        sent.add([f"sent:{j}" for j in range(len(sent_texts))], list(sent_texts))
+    out = rev.review(range(len(texts)), sent=sent)
+    kept = [(ids[i], ()) for i in out.kept]
+    demoted = [(ids[i], out.flagged[i]) for i in range(len(texts)) if i in out.flagged]
+    return kept + demoted
