@@ -178,6 +178,28 @@ def test_nominal_distance_matches_krippendorff_package(seed):
     assert got == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_expected_disagreement_by_set_sizes_equals_all_pairs(seed, monkeypatch):
+    # D_e from common-subset counts (the default) against the plain sum over all pairs of sets
+    import aqt.agreement.sets as sets_module
+
+    rng = np.random.default_rng(300 + seed)
+    rows = random_rows(rng, n_items=80, n_annotators=5, labels="abcdefgh", p_label=0.3)
+    t = table(rows)
+    fast = set_agreement(t)
+    monkeypatch.setattr(sets_module, "_SUBSET_LIMIT", 0)
+    slow = set_agreement(t)
+    assert fast["krippendorff_alpha_masi"] == pytest.approx(
+        slow["krippendorff_alpha_masi"], abs=1e-12
+    )
+    assert fast["krippendorff_alpha_jaccard"] == pytest.approx(
+        slow["krippendorff_alpha_jaccard"], abs=1e-12
+    )
+    assert slow["krippendorff_alpha_masi"] == pytest.approx(
+        nltk_alpha(rows, masi_distance), abs=1e-12
+    )
+
+
 # ---------------------------------------------------------------- properties
 
 rows_strategy = st.lists(

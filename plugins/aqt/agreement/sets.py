@@ -28,6 +28,8 @@ Krippendorff, K. (2011). Computing Krippendorff's alpha-reliability. UPenn ASC p
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import combinations
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,10 @@ __all__ = ["SET_DISTANCES", "jaccard_distance", "masi_distance", "set_agreement"
 
 #: distance names :func:`set_alpha` accepts (a callable ``(a, b) -> float`` works too)
 SET_DISTANCES = ("masi", "jaccard")
+#: cells per block when distances are evaluated, bounding memory with many distinct sets
+_BLOCK = 1 << 20
+#: above this many label subsets (sum of 2^|set| over distinct sets) D_e visits all pairs of sets
+_SUBSET_LIMIT = 4_000_000
 
 
 def jaccard_distance(a: Iterable[str], b: Iterable[str]) -> float:
@@ -84,29 +90,43 @@ def masi_distance(a: Iterable[str], b: Iterable[str]) -> float:
 # shared machinery: coincidences over distinct values and alpha from them (also used by spans)
 
 
-def _coincidences(unit: np.ndarray, code: np.ndarray, n_values: int) -> np.ndarray:
-    """Krippendorff's coincidence matrix ``o_ck`` (shape ``(V, V)``) from (unit, value code) pairs.
+def _coincidence_pairs(unit: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero cells of Krippendorff's coincidence matrix from (unit, value code) pairs.
 
     Every ordered pair of values from different judgements in a unit with ``m_u >= 2`` values adds
-    ``1 / (m_u - 1)``. Pairs are built per unit size ``m`` as blocks of shape ``(units, m)``, so the
-    work is ``sum_u m_u (m_u - 1)`` and memory never holds a units x values table.
+    ``1 / (m_u - 1)`` to ``o_ck``. Pairs are built per unit size ``m`` as blocks of shape
+    ``(units, m)``, so the work is ``sum_u m_u (m_u - 1)`` and nothing of size units x values or
+    values x values is allocated. Returns ``(cells, weights)``: ``cells`` is an ``(N, 2)`` array of
+    distinct ``(c, k)`` and ``weights`` the matching ``o_ck``.
     """
-    o = np.zeros(n_values * n_values, dtype=np.float64)
+    empty = (np.zeros((0, 2), dtype=np.int64), np.zeros(0))
     if len(unit) == 0:
-        return o.reshape(n_values, n_values)
+        return empty
     order = np.argsort(unit, kind="stable")
     unit, code = unit[order], code[order].astype(np.int64)
     starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
     sizes = np.diff(np.r_[starts, len(unit)])
-    for m in np.unique(sizes):
+    cells, weights = [], []
+    for m in np.unique(sizes).tolist():
         if m < 2:
             continue
         first = starts[sizes == m]
         block = code[first[:, None] + np.arange(m)[None, :]]  # (units, m)
         i, j = np.nonzero(~np.eye(m, dtype=bool))
-        pair = (block[:, i] * n_values + block[:, j]).ravel()
-        o += np.bincount(pair, minlength=n_values * n_values) / (m - 1)
-    return o.reshape(n_values, n_values)
+        cells.append(np.stack([block[:, i].ravel(), block[:, j].ravel()], axis=1))
+        weights.append(np.full(cells[-1].shape[0], 1.0 / (m - 1)))
+    if not cells:
+        return empty
+    uniq, inverse = np.unique(np.concatenate(cells), axis=0, return_inverse=True)
+    return uniq, np.bincount(inverse.ravel(), weights=np.concatenate(weights))
+
+
+def _coincidences(unit: np.ndarray, code: np.ndarray, n_values: int) -> np.ndarray:
+    """Krippendorff's coincidence matrix ``o_ck`` as a dense ``(V, V)`` array (few values only)."""
+    cells, weights = _coincidence_pairs(unit, code)
+    o = np.zeros((n_values, n_values))
+    o[cells[:, 0], cells[:, 1]] = weights
+    return o
 
 
 def _alpha_from_coincidences(o: np.ndarray, delta: np.ndarray) -> float | None:
@@ -164,34 +184,120 @@ def _set_key(s: frozenset[str]) -> tuple:
     return (len(labels), [natural_key(x) for x in labels])
 
 
-def _distance_matrix(values: Sequence[frozenset[str]], distance: str | Callable) -> np.ndarray:
-    """``delta_ck`` for the distinct sets ``values``, vectorised over a values x labels indicator."""
-    if callable(distance):
-        v = len(values)
-        delta = np.zeros((v, v))
-        for c in range(v):
-            for k in range(c + 1, v):
-                delta[c, k] = delta[k, c] = float(distance(values[c], values[k]))
-        return delta
+def _indicator(values: Sequence[frozenset[str]]) -> np.ndarray:
+    """``(V, L)`` 0/1 matrix: row ``c`` marks the labels of set ``c``."""
     labels = sorted(set().union(*values), key=natural_key) if values else []
     col = {lab: i for i, lab in enumerate(labels)}
     b = np.zeros((len(values), len(labels)))
     for row, s in enumerate(values):
         b[row, [col[x] for x in s]] = 1.0
-    inter = b @ b.T
-    size = b.sum(axis=1)
-    union = size[:, None] + size[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        jac = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)
+    return b
+
+
+def _delta(inter: np.ndarray, size_c: np.ndarray, size_k: np.ndarray, distance: str) -> np.ndarray:
+    """MASI or Jaccard distance from intersection sizes and set sizes (broadcast elementwise)."""
+    union = size_c + size_k - inter
+    jac = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)  # two empty sets: 1
     if distance == "jaccard":
-        delta = 1.0 - jac
+        return 1.0 - jac
+    equal = (inter == size_c) & (inter == size_k)
+    subset = inter == np.minimum(size_c, size_k)
+    m = np.select([equal, subset, inter > 0], [1.0, 2.0 / 3.0, 1.0 / 3.0], default=0.0)
+    return 1.0 - jac * m
+
+
+def _expected_sum_by_sizes(b: np.ndarray, counts: np.ndarray, distance: str) -> float:
+    """``sum_ck n_c n_k delta_ck`` without visiting the ``V^2`` pairs of distinct sets.
+
+    MASI and Jaccard depend only on ``(|c|, |k|, |c & k|)``, so the sum needs, for each pair of set
+    sizes ``(s, t)``, the weight ``W_st(i) = sum n_c n_k`` over pairs with ``|c & k| = i``. Counting
+    common subsets gives ``S_st(j) = sum_{|T| = j} F_s(T) F_t(T) = sum_i C(i, j) W_st(i)`` with
+    ``F_s(T) = sum_{c >= T, |c| = s} n_c``; a binomial inversion returns
+    ``W_st(i) = sum_{j >= i} (-1)^(j - i) C(j, i) S_st(j)``, in exact integers. The work is
+    ``sum_c 2^|c|``, so this serves sets of a few labels (the caller checks).
+    """
+    sizes = b.sum(axis=1).astype(np.int64)
+    size_values = sorted(set(sizes[counts > 0].tolist()))
+    column = {sz: i for i, sz in enumerate(size_values)}
+    key_index: dict[tuple[int, ...], int] = {}
+    rows, cols, weights = [], [], []
+    for c in np.flatnonzero(counts).tolist():
+        ids = np.flatnonzero(b[c]).tolist()
+        for j in range(len(ids) + 1):
+            for subset in combinations(ids, j):
+                rows.append(key_index.setdefault(subset, len(key_index)))
+                cols.append(column[len(ids)])
+                weights.append(int(counts[c]))
+    f = np.zeros((len(key_index), len(size_values)), dtype=np.int64)
+    np.add.at(f, (np.array(rows), np.array(cols)), np.array(weights, dtype=np.int64))
+    if float(counts.sum()) ** 2 * 2.0 ** max(size_values) >= 2.0**62:
+        f = f.astype(object)  # Python integers: the sums below could overflow int64
+    subset_size = np.fromiter((len(k) for k in key_index), dtype=np.int64, count=len(key_index))
+    top = max(size_values)
+    s_j = [f[subset_size == j].T @ f[subset_size == j] for j in range(top + 1)]
+    inter, size_s, size_t, weight = [], [], [], []
+    for a, s in enumerate(size_values):
+        for t_index, t in enumerate(size_values):
+            low = min(s, t)
+            for i in range(low + 1):
+                w = sum(
+                    (-1) ** (j - i) * comb(j, i) * int(s_j[j][a, t_index])
+                    for j in range(i, low + 1)
+                )
+                if w:
+                    inter.append(i)
+                    size_s.append(s)
+                    size_t.append(t)
+                    weight.append(w)
+    if not weight:
+        return 0.0
+    as_float = [np.array(x, dtype=np.float64) for x in (inter, size_s, size_t)]
+    return float(np.array(weight, dtype=np.float64) @ _delta(*as_float, distance))
+
+
+def _alpha_from_pairs(
+    values: Sequence[frozenset[str]],
+    cells: np.ndarray,
+    weights: np.ndarray,
+    distance: str | Callable,
+) -> float | None:
+    """``1 - D_o / D_e`` with ``delta`` evaluated on the observed coincidence cells (``D_o``) and on
+    all pairs of distinct values in row blocks (``D_e``), so memory stays ``O(block x V)``."""
+    n_c = np.bincount(cells[:, 0], weights=weights, minlength=len(values)) if len(cells) else None
+    if n_c is None or n_c.sum() < 2:
+        return None
+    n = float(n_c.sum())
+    if callable(distance):
+        v = len(values)
+        full = np.zeros((v, v))
+        for c in range(v):
+            for k in range(c + 1, v):
+                full[c, k] = full[k, c] = float(distance(values[c], values[k]))
+        d_o = float(weights @ full[cells[:, 0], cells[:, 1]]) / n
+        d_e_sum = float(n_c @ full @ n_c)
     else:
-        equal = (inter == size[:, None]) & (inter == size[None, :])
-        subset = inter == np.minimum(size[:, None], size[None, :])
-        m = np.select([equal, subset, inter > 0], [1.0, 2.0 / 3.0, 1.0 / 3.0], default=0.0)
-        delta = 1.0 - jac * m
-    np.fill_diagonal(delta, 0.0)
-    return delta
+        b = _indicator(values)
+        size = b.sum(axis=1)
+        d_o_sum = 0.0
+        for lo in range(0, len(cells), _BLOCK):
+            c, k = cells[lo : lo + _BLOCK, 0], cells[lo : lo + _BLOCK, 1]
+            inter = np.einsum("ij,ij->i", b[c], b[k])
+            d_o_sum += float(weights[lo : lo + _BLOCK] @ _delta(inter, size[c], size[k], distance))
+        d_o = d_o_sum / n
+        counts = np.rint(n_c).astype(np.int64)  # n_c counts values, so it is a whole number
+        if sum(1 << int(x) for x in size) <= _SUBSET_LIMIT:
+            d_e_sum = _expected_sum_by_sizes(b, counts, distance)
+        else:
+            d_e_sum = 0.0
+            rows = max(1, _BLOCK // max(len(values), 1))
+            for lo in range(0, len(values), rows):
+                inter = b[lo : lo + rows] @ b.T
+                block = _delta(inter, size[lo : lo + rows, None], size[None, :], distance)
+                d_e_sum += float(n_c[lo : lo + rows] @ block @ n_c)
+    d_e = d_e_sum / (n * (n - 1.0))
+    if d_e <= 0.0:
+        return None
+    return 1.0 - d_o / d_e
 
 
 def _check_distance(distance: Any) -> None:
@@ -202,8 +308,9 @@ def _check_distance(distance: Any) -> None:
         )
 
 
-def _set_coincidences(table: Any) -> tuple[list[frozenset[str]], np.ndarray, int]:
-    """Distinct sets (sorted), their coincidence matrix and the number of pairable items."""
+def _set_coincidences(table: Any) -> tuple[list[frozenset[str]], np.ndarray, np.ndarray, int]:
+    """Distinct sets (sorted), the non-zero coincidence cells and weights, and the number of
+    pairable items."""
     values = _last_values(_one_control(table), _as_label_set, "label sets")
     by_item: dict[str, list[frozenset[str]]] = {}
     for (item, _annotator), v in values.items():
@@ -213,7 +320,8 @@ def _set_coincidences(table: Any) -> tuple[list[frozenset[str]], np.ndarray, int
     index: dict[Hashable, int] = {v: i for i, v in enumerate(distinct)}
     unit = np.array([u for u, vs in enumerate(pairable.values()) for _ in vs], dtype=np.int64)
     code = np.array([index[v] for vs in pairable.values() for v in vs], dtype=np.int64)
-    return distinct, _coincidences(unit, code, len(distinct)), len(pairable)
+    cells, weights = _coincidence_pairs(unit, code)
+    return distinct, cells, weights, len(pairable)
 
 
 def set_alpha(table: Any, distance: str | Callable[[Any, Any], float] = "masi") -> float | None:
@@ -243,12 +351,12 @@ def set_alpha(table: Any, distance: str | Callable[[Any, Any], float] = "masi") 
     ...         ("3", "A", {"y"}), ("3", "B", set())]
     >>> t = AnnotationTable.from_records(
     ...     Annotation(i, a, frozenset(v), kind="multichoice") for i, a, v in rows)
-    >>> set_alpha(t), set_alpha(t, "jaccard")
+    >>> round(set_alpha(t), 12), round(set_alpha(t, "jaccard"), 12)
     (0.21875, 0.25)
     """
     _check_distance(distance)
-    distinct, o, _ = _set_coincidences(table)
-    return _alpha_from_coincidences(o, _distance_matrix(distinct, distance))
+    distinct, cells, weights, _ = _set_coincidences(table)
+    return _alpha_from_pairs(distinct, cells, weights, distance)
 
 
 def set_agreement(table: Any) -> dict[str, Any]:
@@ -261,11 +369,9 @@ def set_agreement(table: Any) -> dict[str, Any]:
         "n_items": int}``; ``n_items`` counts the items with at least two judgements (the units
         alpha uses).
     """
-    distinct, o, n_items = _set_coincidences(table)
+    distinct, cells, weights, n_items = _set_coincidences(table)
     return {
-        "krippendorff_alpha_masi": _alpha_from_coincidences(o, _distance_matrix(distinct, "masi")),
-        "krippendorff_alpha_jaccard": _alpha_from_coincidences(
-            o, _distance_matrix(distinct, "jaccard")
-        ),
+        "krippendorff_alpha_masi": _alpha_from_pairs(distinct, cells, weights, "masi"),
+        "krippendorff_alpha_jaccard": _alpha_from_pairs(distinct, cells, weights, "jaccard"),
         "n_items": int(n_items),
     }
