@@ -63,3 +63,15 @@ def test_core_imports_no_platform_or_web_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_atomic_write_gives_the_mode_a_plain_open_would(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        target = tmp_path / "out.txt"
+        atomic_write_text(target, "x")
+        assert (target.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(umask)

@@ -135,16 +135,6 @@ def agreement_options(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _readable_by_others(path: Path) -> None:
-    """Give the report the permissions of a normally created file (the atomic write's temp file
-    is private, 0600); the report is meant to be shared or served."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def emit_agreement(
     report_dict: Mapping[str, Any],
     *,
