@@ -59,6 +59,7 @@ class GateResult:
     unfinished: tuple[Mapping[str, Any], ...]
     agreement: Mapping[str, Any]
     disagreements: tuple[Mapping[str, Any], ...] = ()
+    gold: tuple[Mapping[str, Any], ...] = ()
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     next_step: str = ""
 
@@ -82,6 +83,7 @@ class GateResult:
             "confused_pairs": [dict(p) for p in self.confused_pairs],
             "worst_items": [dict(w) for w in self.worst_items],
             "disagreements": [dict(w) for w in self.disagreements],
+            "gold": [dict(g) for g in self.gold],
             "other_annotators": list(self.other_annotators),
             "unfinished": [dict(u) for u in self.unfinished],
             "findings": [f.to_dict() for f in self.findings],
@@ -284,6 +286,9 @@ def calibration_gate(
         confused_pairs=pairs,
         worst_items=worst,
         disagreements=disagreements,
+        gold=tuple(
+            {"id": i, "text": texts.get(i), "label": lab} for i, lab in gold_labels(sub).items()
+        ),
         other_annotators=tuple(others),
         unfinished=unfinished,
         agreement={k: report[k] for k in ("metrics", "pairwise", "guideline_versions")},

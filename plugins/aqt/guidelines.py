@@ -240,7 +240,9 @@ def validation_block(
         lines.append("Confused label pairs:")
         for p in pairs:
             a, b = p["labels"]
-            lines.append(f"- {a} / {b}: {p.get('count')} disagreement(s)")
+            count = p.get("count")
+            shown = f"{count:g}" if isinstance(count, (int, float)) else count
+            lines.append(f"- {a} / {b}: {shown} disagreement(s)")
     else:
         lines.append("Confused label pairs: none")
     lines.append("")

@@ -29,6 +29,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Active learning: simulate selection strategies against known labels.",
     ),
     "curve": ("aqt.cli.al", "curve", "Learning curve on an annotated set: do we have enough data?"),
+    "calibrate": ("aqt.cli.calibrate", "calibrate", "Calibration batch and gate before full-scale work."),
+    "guidelines": ("aqt.cli.guidelines", "guidelines", "Edge-case catalogue check; record IAA in the guidelines."),
     "ls": ("aqt_labelstudio.cli", "ls", "Label Studio: agreement, export and connect on a live project."),
 }
 
