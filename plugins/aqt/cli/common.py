@@ -155,7 +155,6 @@ def emit_agreement(
     if html is not None:
         try:
             atomic_write_text(html, render_html(report_dict))
-            _readable_by_others(Path(html))
         except OSError as exc:
             from aqt.errors import InputError
 
