@@ -87,3 +87,10 @@ def test_normalize_value_by_kind():
     with pytest.raises(InputError) as err:
         normalize_value("bogus", 1)
     assert "choice" in str(err.value)
+
+
+def test_select_control_on_data_without_control_names():
+    t = AnnotationTable.from_records([Annotation("1", "a", "x"), Annotation("1", "b", "y")])
+    with pytest.raises(UsageError) as err:
+        t.select_control("sentiment")
+    assert "no control names" in str(err.value) and "Leave out --control" in str(err.value)

@@ -209,6 +209,12 @@ class AnnotationTable:
                 f"The data has {len(controls)} controls: {truncate(controls, 10)}.",
                 fix="Pick one with --control NAME.",
             )
+        if control not in controls and controls in ([], [""]):
+            raise UsageError(
+                f"--control {control!r} was given, but this data has no control names "
+                "(a table or a one-question export holds a single control).",
+                fix="Leave out --control.",
+            )
         if control not in controls:
             raise UsageError(
                 f"No control named {control!r}; the data has {truncate(controls, 10)}.",
