@@ -162,11 +162,16 @@ def test_bad_rows_are_listed_with_line_numbers(tmp_path):
     assert msg.endswith("Fix: Fix or delete those rows.")
 
 
-names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=8)
+# any text but NUL (a NUL byte makes a file binary) and lone surrogates (not encodable)
+names = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+    min_size=1,
+    max_size=8,
+)
 values = st.one_of(
-    st.tuples(st.just("choice"), names),
     st.tuples(st.just("multichoice"), st.frozensets(names, max_size=3)),
-    st.tuples(st.just("rating"), st.floats(-1e6, 1e6, allow_nan=False)),
+    st.tuples(st.sampled_from(["choice", "binary", "pairwise", "text"]), names),
+    st.tuples(st.sampled_from(["rating", "number"]), st.floats(allow_nan=False)),
     st.tuples(
         st.just("spans"),
         st.lists(st.tuples(st.integers(0, 99), st.integers(0, 99), names), max_size=3).map(
@@ -174,15 +179,20 @@ values = st.one_of(
         ),
     ),
 )
+optional = st.one_of(st.none(), names)
 records = st.builds(
-    lambda item, ann, kv, ts, text: Annotation(
-        item, ann, kv[1], kv[0], "c", ts, None, None, None, text
+    lambda item, ann, kv, control, ts, gv, source, aid, text: Annotation(
+        item, ann, kv[1], kv[0], control, ts, gv, source, aid, text
     ),
     names,
     names,
     values,
-    st.one_of(st.none(), st.floats(0, 2e9)),
-    st.one_of(st.none(), names),
+    st.one_of(st.just(""), names),
+    st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+    optional,
+    optional,
+    optional,
+    optional,
 )
 
 

@@ -385,9 +385,11 @@ def write_table(table: AnnotationTable, path: str | Path) -> None:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        with atomic_write(p, "w", encoding="utf-8") as fh:
+        # RFC 4180 line ends, so a cell holding a lone "\r" is quoted too; newline="" keeps them
+        with atomic_write(p, "wb") as raw:
+            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             writer = csv.writer(
-                fh, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n"
+                fh, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\r\n"
             )
             writer.writerow(_WRITE_COLUMNS)
             for item, ann, value, kind, *rest in _rows_for_write(table):
@@ -395,6 +397,8 @@ def write_table(table: AnnotationTable, path: str | Path) -> None:
                     [item, ann, _label_text(kind, value), kind]
                     + ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in rest]
                 )
+            fh.flush()
+            fh.detach()
     elif suffix in (".jsonl", ".ndjson"):
         with atomic_write(p, "w", encoding="utf-8") as fh:
             for row in _rows_for_write(table):
