@@ -26,6 +26,7 @@ import contextlib
 import hmac
 import json
 import logging
+import sys
 import threading
 from typing import Any
 
@@ -42,7 +43,7 @@ from aqt_labelstudio.service import Backend
 from aqt_labelstudio.settings import Settings
 from aqt_labelstudio.worker import Worker
 
-__all__ = ["create_app", "create_app_from_env", "BodyLimit"]
+__all__ = ["create_app", "create_app_from_env", "BodyLimit", "BasicAuth"]
 
 log = logging.getLogger("aqt.backend")
 SECRET_HEADER = "x-aqt-secret"
@@ -102,6 +103,32 @@ class _TooBig(Exception):
     pass
 
 
+class BasicAuth:
+    """ASGI middleware: every route needs the basic-auth pair; ``/webhook`` also accepts the
+    ``X-Aqt-Secret`` header alone (Label Studio's webhooks send custom headers, not basic auth)."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers") or []}
+        ok = _check_basic(headers.get("authorization", ""), self.settings)
+        if not ok and scope.get("path") == "/webhook" and self.settings.webhook_secret:
+            ok = hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(),
+                                     self.settings.webhook_secret.encode())
+        if not ok:
+            await _error(401, "Authentication required.",
+                         "Give the connection the backend's basic-auth user and password.",
+                         {"WWW-Authenticate": 'Basic realm="aqt"'})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
@@ -114,8 +141,7 @@ async def _json_body(request: Request) -> Any:
                          fix="Send a JSON object with Content-Type: application/json.") from None
 
 
-def _check_basic(request: Request, settings: Settings) -> bool:
-    header = request.headers.get("authorization", "")
+def _check_basic(header: str, settings: Settings) -> bool:
     if not header.lower().startswith("basic "):
         return False
     try:
@@ -150,19 +176,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.state.backend = backend
     app.state.worker = worker
 
-    @app.middleware("http")
-    async def auth(request: Request, call_next):
-        if settings.basic_auth_user:
-            ok = _check_basic(request, settings)
-            if not ok and request.url.path == "/webhook" and settings.webhook_secret:
-                ok = hmac.compare_digest(request.headers.get(SECRET_HEADER, "").encode(),
-                                         settings.webhook_secret.encode())
-            if not ok:
-                return _error(401, "Authentication required.",
-                              "Give the connection the backend's basic-auth user and password.",
-                              {"WWW-Authenticate": 'Basic realm="aqt"'})
-        return await call_next(request)
-
     @app.exception_handler(AqtError)
     async def aqt_error(request: Request, exc: AqtError):
         return _error(400, exc.message, exc.fix)
@@ -180,7 +193,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     @app.get("/")
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "UP", "model_class": "aqt", "version": __version__}
+        warm = "sklearn.linear_model" in sys.modules
+        return {"status": "UP", "model_class": "aqt", "version": __version__, "warm": warm}
 
     @app.post("/setup")
     async def setup(request: Request) -> dict[str, Any]:
@@ -247,6 +261,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             raise InputError(f"Unknown format {format!r}.", fix="Use format=json or format=jsonl.")
         return JSONResponse({"project": pid, "adjudications": entries})
 
+    if settings.basic_auth_user:
+        app.add_middleware(BasicAuth, settings=settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -23,6 +23,7 @@ twice changes nothing; an update older than the stored one is ignored.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -108,10 +109,14 @@ class Tx:
     # ------------------------------------------------------------------ projects and tasks
     def upsert_project(self, project: int, *, label_config: str | None = None,
                        model_version: str | None = None, title: str | None = None) -> None:
-        self.c.execute("INSERT OR IGNORE INTO projects(project) VALUES (?)", (project,))
-        for column, value in (("label_config", label_config), ("model_version", model_version),
-                              ("title", title)):
-            if value is not None:
+        row = self.c.execute("SELECT label_config, model_version, title FROM projects WHERE "
+                             "project=?", (project,)).fetchone()
+        if row is None:
+            self.c.execute("INSERT INTO projects(project) VALUES (?)", (project,))
+            row = (None, None, None)
+        for column, value, old in (("label_config", label_config, row[0]),
+                                   ("model_version", model_version, row[1]), ("title", title, row[2])):
+            if value is not None and value != old:
                 self.c.execute(f"UPDATE projects SET {column}=? WHERE project=?", (value, project))
 
     def upsert_task(self, project: int, task: int, data: dict[str, Any]) -> None:
@@ -204,12 +209,12 @@ class Tx:
             else:
                 c.execute("INSERT OR REPLACE INTO effective VALUES (?,?,?,?,?,?,?)",
                           (project, control, task, annotator, best[0], best[1], best[2]))
-            c.execute("INSERT INTO changes(project, control, task, annotator, kind, value) "
-                      "VALUES (?,?,?,?,?,?)",
-                      (project, control, task, annotator, best[0] if best else None,
-                       best[1] if best else None))
-            c.execute("UPDATE projects SET label_seq=(SELECT MAX(seq) FROM changes), "
-                      "label_changed_at=? WHERE project=?", (time.time(), project))
+            cur = c.execute("INSERT INTO changes(project, control, task, annotator, kind, value) "
+                            "VALUES (?,?,?,?,?,?)",
+                            (project, control, task, annotator, best[0] if best else None,
+                             best[1] if best else None))
+            c.execute("UPDATE projects SET label_seq=?, label_changed_at=? WHERE project=?",
+                      (cur.lastrowid, time.time(), project))
             self.touched.add((project, task))
 
     # ------------------------------------------------------------------ reads inside the tx
@@ -251,6 +256,10 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / DB_NAME
         self._local = threading.local()
+        # Writers queue on an OS file lock (woken at once on release) instead of SQLite's busy
+        # handler, which sleeps in growing steps when several processes contend.
+        self._thread_lock = threading.Lock()
+        self._lock_path = self.data_dir / (DB_NAME + ".lock")
         with self.write():
             pass  # creates the schema
 
@@ -276,14 +285,16 @@ class Store:
     def write(self) -> Iterator[Tx]:
         """One write transaction; committed on success, rolled back on any exception."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        tx = Tx(conn)
-        try:
-            yield tx
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._thread_lock, open(self._lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(conn)
+            try:
+                yield tx
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -94,13 +94,11 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
         threshold = backend.settings.thresholds.item_agreement
         for task, ls_status in sorted(in_ls.items()):
             current = tx.flag(task)
-            status = current[0] if current else OK
-            if ls_status == ADJUDICATED or status == ADJUDICATED:
+            scores = item_agreements(tx.task_effective(task), task)
+            if ls_status == ADJUDICATED or (current and current[0] == ADJUDICATED):
                 status = ADJUDICATED
             else:
-                scores = item_agreements(tx.task_effective(task), task)
                 status = NEEDS if scores and min(scores.values()) < threshold else OK
-            scores = item_agreements(tx.task_effective(task), task)
             worst = min(scores.items(), key=lambda kv: (kv[1], kv[0])) if scores else (None, None)
             tx.set_flag(project, task, status, control=worst[0], item_agreement=worst[1],
                         synced=ls_status or OK)
