@@ -117,7 +117,10 @@ def _coincidence_pairs(unit: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, 
         weights.append(np.full(cells[-1].shape[0], 1.0 / (m - 1)))
     if not cells:
         return empty
-    uniq, inverse = np.unique(np.concatenate(cells), axis=0, return_inverse=True)
+    pairs = np.concatenate(cells)
+    width = int(pairs.max()) + 1
+    keys, inverse = np.unique(pairs[:, 0] * width + pairs[:, 1], return_inverse=True)
+    uniq = np.stack([keys // width, keys % width], axis=1)
     return uniq, np.bincount(inverse.ravel(), weights=np.concatenate(weights))
 
 
@@ -179,11 +182,6 @@ def _as_label_set(value: Any) -> frozenset[str]:
     return frozenset(str(v) for v in value)
 
 
-def _set_key(s: frozenset[str]) -> tuple:
-    labels = sorted(s, key=natural_key)
-    return (len(labels), [natural_key(x) for x in labels])
-
-
 def _indicator(values: Sequence[frozenset[str]]) -> np.ndarray:
     """``(V, L)`` 0/1 matrix: row ``c`` marks the labels of set ``c``."""
     labels = sorted(set().union(*values), key=natural_key) if values else []
@@ -206,35 +204,49 @@ def _delta(inter: np.ndarray, size_c: np.ndarray, size_k: np.ndarray, distance: 
     return 1.0 - jac * m
 
 
-def _expected_sum_by_sizes(b: np.ndarray, counts: np.ndarray, distance: str) -> float:
-    """``sum_ck n_c n_k delta_ck`` without visiting the ``V^2`` pairs of distinct sets.
+def _size_weights(b: np.ndarray, counts: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Weights ``W_st(i) = sum n_c n_k`` over pairs of distinct sets with ``|c| = s``, ``|k| = t``
+    and ``|c & k| = i``, without visiting the ``V^2`` pairs.
 
-    MASI and Jaccard depend only on ``(|c|, |k|, |c & k|)``, so the sum needs, for each pair of set
-    sizes ``(s, t)``, the weight ``W_st(i) = sum n_c n_k`` over pairs with ``|c & k| = i``. Counting
-    common subsets gives ``S_st(j) = sum_{|T| = j} F_s(T) F_t(T) = sum_i C(i, j) W_st(i)`` with
-    ``F_s(T) = sum_{c >= T, |c| = s} n_c``; a binomial inversion returns
+    MASI and Jaccard depend only on ``(|c|, |k|, |c & k|)``, so ``D_e`` needs only these weights.
+    Counting common subsets gives ``S_st(j) = sum_{|T| = j} F_s(T) F_t(T) = sum_i C(i, j) W_st(i)``
+    with ``F_s(T) = sum_{c >= T, |c| = s} n_c``; a binomial inversion returns
     ``W_st(i) = sum_{j >= i} (-1)^(j - i) C(j, i) S_st(j)``, in exact integers. The work is
-    ``sum_c 2^|c|``, so this serves sets of a few labels (the caller checks).
+    ``sum_c 2^|c|`` rows, so this serves sets of a few labels (the caller checks).
+    Returns ``([i, s, t], W)`` as float arrays over the non-zero weights.
     """
     sizes = b.sum(axis=1).astype(np.int64)
-    size_values = sorted(set(sizes[counts > 0].tolist()))
-    column = {sz: i for i, sz in enumerate(size_values)}
-    key_index: dict[tuple[int, ...], int] = {}
-    rows, cols, weights = [], [], []
-    for c in np.flatnonzero(counts).tolist():
-        ids = np.flatnonzero(b[c]).tolist()
-        for j in range(len(ids) + 1):
-            for subset in combinations(ids, j):
-                rows.append(key_index.setdefault(subset, len(key_index)))
-                cols.append(column[len(ids)])
-                weights.append(int(counts[c]))
-    f = np.zeros((len(key_index), len(size_values)), dtype=np.int64)
-    np.add.at(f, (np.array(rows), np.array(cols)), np.array(weights, dtype=np.int64))
-    if float(counts.sum()) ** 2 * 2.0 ** max(size_values) >= 2.0**62:
-        f = f.astype(object)  # Python integers: the sums below could overflow int64
-    subset_size = np.fromiter((len(k) for k in key_index), dtype=np.int64, count=len(key_index))
-    top = max(size_values)
-    s_j = [f[subset_size == j].T @ f[subset_size == j] for j in range(top + 1)]
+    live = counts > 0
+    size_values = sorted(set(sizes[live].tolist()))
+    ids, weight_of = {}, {}
+    for sz in size_values:
+        rows = np.flatnonzero(live & (sizes == sz))
+        ids[sz] = np.nonzero(b[rows])[1].reshape(len(rows), sz)  # label columns of each set
+        weight_of[sz] = counts[rows].astype(np.float64)
+    big = float(counts.sum()) ** 2 * 2.0 ** max(size_values) >= 2.0**62
+    s_j = []
+    for j in range(max(size_values) + 1):
+        subsets, columns, weights = [], [], []
+        for col, sz in enumerate(size_values):
+            if sz < j:
+                continue
+            for combo in combinations(range(sz), j):
+                subsets.append(ids[sz][:, list(combo)])
+                columns.append(np.full(len(ids[sz]), col, dtype=np.int64))
+                weights.append(weight_of[sz])
+        subset_rows = np.concatenate(subsets)
+        if j == 0:
+            inverse = np.zeros(len(subset_rows), dtype=np.int64)
+            n_keys = 1
+        else:
+            keys, inverse = np.unique(subset_rows, axis=0, return_inverse=True)
+            inverse, n_keys = inverse.ravel(), len(keys)
+        cells = inverse * len(size_values) + np.concatenate(columns)
+        f = np.bincount(cells, weights=np.concatenate(weights), minlength=n_keys * len(size_values))
+        f = np.rint(f).astype(np.int64).reshape(n_keys, len(size_values))
+        if big:
+            f = f.astype(object)  # Python integers: the sums below could overflow int64
+        s_j.append(f.T @ f)
     inter, size_s, size_t, weight = [], [], [], []
     for a, s in enumerate(size_values):
         for t_index, t in enumerate(size_values):
@@ -249,55 +261,66 @@ def _expected_sum_by_sizes(b: np.ndarray, counts: np.ndarray, distance: str) -> 
                     size_s.append(s)
                     size_t.append(t)
                     weight.append(w)
-    if not weight:
-        return 0.0
-    as_float = [np.array(x, dtype=np.float64) for x in (inter, size_s, size_t)]
-    return float(np.array(weight, dtype=np.float64) @ _delta(*as_float, distance))
+    geometry = [np.array(x, dtype=np.float64) for x in (inter, size_s, size_t)]
+    return geometry, np.array(weight, dtype=np.float64)
 
 
-def _alpha_from_pairs(
+def _alphas_from_pairs(
     values: Sequence[frozenset[str]],
     cells: np.ndarray,
     weights: np.ndarray,
-    distance: str | Callable,
-) -> float | None:
-    """``1 - D_o / D_e`` with ``delta`` evaluated on the observed coincidence cells (``D_o``) and on
-    all pairs of distinct values in row blocks (``D_e``), so memory stays ``O(block x V)``."""
-    n_c = np.bincount(cells[:, 0], weights=weights, minlength=len(values)) if len(cells) else None
-    if n_c is None or n_c.sum() < 2:
-        return None
+    distances: Sequence[str | Callable],
+) -> list[float | None]:
+    """``1 - D_o / D_e`` for each distance. ``D_o`` evaluates ``delta`` on the observed
+    coincidence cells; ``D_e`` uses :func:`_size_weights` when the sets are small, else all pairs of
+    distinct sets in row blocks, so memory stays ``O(block x V)`` either way."""
+    if len(cells) == 0:
+        return [None for _ in distances]
+    n_c = np.bincount(cells[:, 0], weights=weights, minlength=len(values))
     n = float(n_c.sum())
-    if callable(distance):
-        v = len(values)
-        full = np.zeros((v, v))
-        for c in range(v):
-            for k in range(c + 1, v):
-                full[c, k] = full[k, c] = float(distance(values[c], values[k]))
-        d_o = float(weights @ full[cells[:, 0], cells[:, 1]]) / n
-        d_e_sum = float(n_c @ full @ n_c)
-    else:
-        b = _indicator(values)
-        size = b.sum(axis=1)
-        d_o_sum = 0.0
-        for lo in range(0, len(cells), _BLOCK):
-            c, k = cells[lo : lo + _BLOCK, 0], cells[lo : lo + _BLOCK, 1]
-            inter = np.einsum("ij,ij->i", b[c], b[k])
-            d_o_sum += float(weights[lo : lo + _BLOCK] @ _delta(inter, size[c], size[k], distance))
-        d_o = d_o_sum / n
-        counts = np.rint(n_c).astype(np.int64)  # n_c counts values, so it is a whole number
-        if sum(1 << int(x) for x in size) <= _SUBSET_LIMIT:
-            d_e_sum = _expected_sum_by_sizes(b, counts, distance)
+    if n < 2:
+        return [None for _ in distances]
+    b = size = cell_inter = by_size = None
+    out: list[float | None] = []
+    for distance in distances:
+        if callable(distance):
+            v = len(values)
+            full = np.zeros((v, v))
+            for c in range(v):
+                for k in range(c + 1, v):
+                    full[c, k] = full[k, c] = float(distance(values[c], values[k]))
+            d_o_sum = float(weights @ full[cells[:, 0], cells[:, 1]])
+            d_e_sum = float(n_c @ full @ n_c)
         else:
-            d_e_sum = 0.0
-            rows = max(1, _BLOCK // max(len(values), 1))
-            for lo in range(0, len(values), rows):
-                inter = b[lo : lo + rows] @ b.T
-                block = _delta(inter, size[lo : lo + rows, None], size[None, :], distance)
-                d_e_sum += float(n_c[lo : lo + rows] @ block @ n_c)
-    d_e = d_e_sum / (n * (n - 1.0))
-    if d_e <= 0.0:
-        return None
-    return 1.0 - d_o / d_e
+            if b is None:
+                b = _indicator(values)
+                size = b.sum(axis=1)
+                cell_inter = np.concatenate(
+                    [
+                        np.einsum(
+                            "ij,ij->i", b[cells[lo : lo + _BLOCK, 0]], b[cells[lo : lo + _BLOCK, 1]]
+                        )
+                        for lo in range(0, len(cells), _BLOCK)
+                    ]
+                )
+                counts = np.rint(n_c).astype(np.int64)  # n_c counts values: whole numbers
+                small = size.max() <= 16 and float(np.exp2(size).sum()) <= _SUBSET_LIMIT
+                by_size = _size_weights(b, counts) if small else None
+            c, k = cells[:, 0], cells[:, 1]
+            d_o_sum = float(weights @ _delta(cell_inter, size[c], size[k], distance))
+            if by_size is not None:
+                geometry, w = by_size
+                d_e_sum = float(w @ _delta(*geometry, distance)) if len(w) else 0.0
+            else:
+                d_e_sum = 0.0
+                rows = max(1, _BLOCK // max(len(values), 1))
+                for lo in range(0, len(values), rows):
+                    inter = b[lo : lo + rows] @ b.T
+                    block = _delta(inter, size[lo : lo + rows, None], size[None, :], distance)
+                    d_e_sum += float(n_c[lo : lo + rows] @ block @ n_c)
+        d_e = d_e_sum / (n * (n - 1.0))
+        out.append(None if d_e <= 0.0 else 1.0 - (d_o_sum / n) / d_e)
+    return out
 
 
 def _check_distance(distance: Any) -> None:
@@ -316,7 +339,11 @@ def _set_coincidences(table: Any) -> tuple[list[frozenset[str]], np.ndarray, np.
     for (item, _annotator), v in values.items():
         by_item.setdefault(item, []).append(v)
     pairable = {item: vs for item, vs in by_item.items() if len(vs) >= 2}
-    distinct = sorted({v for vs in pairable.values() for v in vs}, key=_set_key)
+    distinct_sets = {v for vs in pairable.values() for v in vs}
+    labels = sorted(set().union(*distinct_sets), key=natural_key) if distinct_sets else []
+    rank = {label: r for r, label in enumerate(labels)}
+    # sets in order of size, then of their labels in natural order
+    distinct = sorted(distinct_sets, key=lambda v: (len(v), sorted(rank[x] for x in v)))
     index: dict[Hashable, int] = {v: i for i, v in enumerate(distinct)}
     unit = np.array([u for u, vs in enumerate(pairable.values()) for _ in vs], dtype=np.int64)
     code = np.array([index[v] for vs in pairable.values() for v in vs], dtype=np.int64)
@@ -356,7 +383,7 @@ def set_alpha(table: Any, distance: str | Callable[[Any, Any], float] = "masi") 
     """
     _check_distance(distance)
     distinct, cells, weights, _ = _set_coincidences(table)
-    return _alpha_from_pairs(distinct, cells, weights, distance)
+    return _alphas_from_pairs(distinct, cells, weights, [distance])[0]
 
 
 def set_agreement(table: Any) -> dict[str, Any]:
@@ -370,8 +397,9 @@ def set_agreement(table: Any) -> dict[str, Any]:
         alpha uses).
     """
     distinct, cells, weights, n_items = _set_coincidences(table)
+    masi, jaccard = _alphas_from_pairs(distinct, cells, weights, ["masi", "jaccard"])
     return {
-        "krippendorff_alpha_masi": _alpha_from_pairs(distinct, cells, weights, "masi"),
-        "krippendorff_alpha_jaccard": _alpha_from_pairs(distinct, cells, weights, "jaccard"),
+        "krippendorff_alpha_masi": masi,
+        "krippendorff_alpha_jaccard": jaccard,
         "n_items": int(n_items),
     }
