@@ -62,6 +62,11 @@ def _detail(body: Any, limit: int = 200) -> str:
     return text[:limit]
 
 
+def _plain(model: Any) -> Any:
+    """An SDK model as plain JSON data (dates as Label Studio's strings, field aliases kept)."""
+    return json.loads(model.json(by_alias=True)) if hasattr(model, "json") else model
+
+
 class LabelStudioClient:
     """One authenticated connection to a Label Studio server.
 
@@ -99,6 +104,7 @@ class LabelStudioClient:
     def _errors(self, doing: str, project: int | None = None) -> Iterator[None]:
         """Turn SDK and transport failures into one :class:`LabelStudioError` line."""
         import httpx
+        import pydantic
         from label_studio_sdk.core.api_error import ApiError
 
         try:
@@ -117,7 +123,7 @@ class LabelStudioClient:
             raise LabelStudioError(
                 f"Cannot reach Label Studio at {self.url} ({reason}).", fix=_URL_FIX
             ) from None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, pydantic.ValidationError) as exc:
             # JSON decode errors and model validation errors: the server is not Label Studio,
             # or answered something the SDK cannot read.
             first = str(exc).splitlines()[0][:120] if str(exc) else ""
@@ -236,24 +242,17 @@ class LabelStudioClient:
 
     def project(self, project_id: int) -> dict[str, Any]:
         """The project's settings as a plain dict (``label_config``, ``maximum_annotations``...)."""
-        data = self.request(
-            "GET",
-            f"api/projects/{int(project_id)}/",
-            project=project_id,
-            doing=f"reading project {project_id}",
-        )
+        with self._errors(f"reading project {project_id}", project_id):
+            data = _plain(self.sdk.projects.get(int(project_id)))
         self._projects[int(project_id)] = data
         return data
 
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
         """PATCH project settings (e.g. ``sampling``, ``maximum_annotations``)."""
-        return self.request(
-            "PATCH",
-            f"api/projects/{int(project_id)}/",
-            json_body=fields,
-            project=project_id,
-            doing=f"updating project {project_id}",
-        )
+        with self._errors(f"updating project {project_id}", project_id):
+            data = _plain(self.sdk.projects.update(int(project_id), **fields))
+        self._projects.pop(int(project_id), None)
+        return data
 
     def tasks(self, project_id: int, *, page_size: int = 100) -> list[dict[str, Any]]:
         """Every task of the project with its annotations (cancelled ones included), as dicts
@@ -264,7 +263,7 @@ class LabelStudioClient:
             for task in self.sdk.tasks.list(
                 project=int(project_id), fields="all", page_size=page_size
             ):
-                out.append(json.loads(task.json(by_alias=True)))
+                out.append(_plain(task))
         out.sort(key=lambda t: t.get("id") or 0)
         return out
 
@@ -304,51 +303,35 @@ class LabelStudioClient:
 
     def ml_backends(self, project_id: int) -> list[dict[str, Any]]:
         """The project's ML backends (listing makes Label Studio call each one's /health, /setup)."""
-        data = self.request(
-            "GET",
-            "api/ml/",
-            params={"project": int(project_id)},
-            project=project_id,
-            doing=f"listing ML backends of project {project_id}",
-        )
-        return sorted(data or [], key=lambda m: m["id"])
+        with self._errors(f"listing ML backends of project {project_id}", project_id):
+            found = self.sdk.ml.list(project=int(project_id))
+        return sorted((_plain(m) for m in found), key=lambda m: m["id"])
 
     def create_ml_backend(self, project_id: int, url: str, *, title: str, **fields: Any) -> dict:
-        body = {"url": url, "project": int(project_id), "title": title, **fields}
-        return self.request(
-            "POST",
-            "api/ml/",
-            json_body=body,
-            project=project_id,
-            doing=f"connecting the ML backend {url}",
-        )
+        with self._errors(f"connecting the ML backend {url}", project_id):
+            return _plain(
+                self.sdk.ml.create(project=int(project_id), url=url, title=title, **fields)
+            )
 
     def update_ml_backend(self, ml_id: int, project_id: int, url: str, **fields: Any) -> dict:
         """PATCH an ML backend; Label Studio needs ``url`` and ``project`` in every PATCH."""
-        body = {"url": url, "project": int(project_id), **fields}
-        return self.request(
-            "PATCH",
-            f"api/ml/{int(ml_id)}",
-            json_body=body,
-            project=project_id,
-            doing=f"updating ML backend {ml_id}",
-        )
+        with self._errors(f"updating ML backend {ml_id}", project_id):
+            return _plain(
+                self.sdk.ml.update(int(ml_id), project=int(project_id), url=url, **fields)
+            )
 
     def delete_ml_backend(self, ml_id: int) -> None:
-        self.request("DELETE", f"api/ml/{int(ml_id)}", doing=f"deleting ML backend {ml_id}")
+        with self._errors(f"deleting ML backend {ml_id}"):
+            self.sdk.ml.delete(int(ml_id))
 
     # ------------------------------------------------------------------ webhooks
 
     def webhooks(self, project_id: int) -> list[dict[str, Any]]:
-        data = self.request(
-            "GET",
-            "api/webhooks/",
-            params={"project": int(project_id)},
-            project=project_id,
-            doing=f"listing webhooks of project {project_id}",
-        )
+        with self._errors(f"listing webhooks of project {project_id}", project_id):
+            found = self.sdk.webhooks.list(project=str(int(project_id)))
+        hooks = (_plain(w) for w in found)
         return sorted(
-            (w for w in data or [] if w.get("project") == int(project_id)), key=lambda w: w["id"]
+            (w for w in hooks if w.get("project") == int(project_id)), key=lambda w: w["id"]
         )
 
     def create_webhook(
@@ -360,92 +343,57 @@ class LabelStudioClient:
         headers: Mapping[str, str] | None = None,
         send_payload: bool = True,
     ) -> dict[str, Any]:
-        body = {
-            "project": int(project_id),
-            "url": url,
-            "actions": list(actions),
-            "send_for_all_actions": not actions,
-            "send_payload": send_payload,
-            "headers": dict(headers or {}),
-            "is_active": True,
-        }
-        return self.request(
-            "POST",
-            "api/webhooks/",
-            json_body=body,
-            project=project_id,
-            doing=f"creating the webhook {url}",
-        )
+        with self._errors(f"creating the webhook {url}", project_id):
+            return _plain(
+                self.sdk.webhooks.create(
+                    url=url,
+                    project=int(project_id),
+                    actions=list(actions),
+                    send_for_all_actions=not actions,
+                    send_payload=send_payload,
+                    headers=dict(headers or {}),
+                    is_active=True,
+                )
+            )
 
     def update_webhook(self, webhook_id: int, **fields: Any) -> dict[str, Any]:
-        return self.request(
-            "PATCH",
-            f"api/webhooks/{int(webhook_id)}/",
-            json_body=fields,
-            doing=f"updating webhook {webhook_id}",
-        )
+        """PATCH a webhook (``url``, ``actions``, ``headers``, ``send_for_all_actions``...)."""
+        with self._errors(f"updating webhook {webhook_id}"):
+            return _plain(self.sdk.webhooks.update(int(webhook_id), **fields))
 
     def delete_webhook(self, webhook_id: int) -> None:
-        self.request(
-            "DELETE", f"api/webhooks/{int(webhook_id)}/", doing=f"deleting webhook {webhook_id}"
-        )
+        with self._errors(f"deleting webhook {webhook_id}"):
+            self.sdk.webhooks.delete(int(webhook_id))
 
     # ------------------------------------------------------------------ Data Manager views
 
     def views(self, project_id: int) -> list[dict[str, Any]]:
-        data = self.request(
-            "GET",
-            "api/dm/views/",
-            params={"project": int(project_id)},
-            project=project_id,
-            doing=f"listing views of project {project_id}",
-        )
-        return sorted(data or [], key=lambda v: v["id"])
+        with self._errors(f"listing views of project {project_id}", project_id):
+            found = self.sdk.views.list(project=int(project_id))
+        return sorted((_plain(v) for v in found), key=lambda v: v["id"])
 
     def create_view(self, project_id: int, data: Mapping[str, Any]) -> dict[str, Any]:
-        return self.request(
-            "POST",
-            "api/dm/views/",
-            json_body={"project": int(project_id), "data": dict(data)},
-            project=project_id,
-            doing=f"creating view {data.get('title')!r}",
-        )
+        with self._errors(f"creating view {data.get('title')!r}", project_id):
+            return _plain(self.sdk.views.create(project=int(project_id), data=dict(data)))
 
     def update_view(self, view_id: int, project_id: int, data: Mapping[str, Any]) -> dict:
-        return self.request(
-            "PATCH",
-            f"api/dm/views/{int(view_id)}/",
-            json_body={"project": int(project_id), "data": dict(data)},
-            project=project_id,
-            doing=f"updating view {view_id}",
-        )
+        with self._errors(f"updating view {view_id}", project_id):
+            return _plain(
+                self.sdk.views.update(str(int(view_id)), project=int(project_id), data=dict(data))
+            )
 
     def delete_view(self, view_id: int) -> None:
-        self.request("DELETE", f"api/dm/views/{int(view_id)}/", doing=f"deleting view {view_id}")
+        with self._errors(f"deleting view {view_id}"):
+            self.sdk.views.delete(str(int(view_id)))
 
     def view_task_ids(self, project_id: int, view_id: int) -> list[int]:
-        """Ids of the tasks a Data Manager view shows (its filters applied by Label Studio)."""
-        ids: list[int] = []
-        page = 1
-        while True:
-            data = self.request(
-                "GET",
-                "api/tasks/",
-                params={
-                    "project": int(project_id),
-                    "view": int(view_id),
-                    "page": page,
-                    "page_size": 100,
-                },
-                project=project_id,
-                doing=f"listing the tasks of view {view_id}",
+        """Ids of the tasks a Data Manager view shows, in its order (filters applied by Label
+        Studio)."""
+        with self._errors(f"listing the tasks of view {view_id}", project_id):
+            pager = self.sdk.tasks.list(
+                project=int(project_id), view=int(view_id), fields="task_only", page_size=100
             )
-            tasks = data.get("tasks", []) if isinstance(data, dict) else data
-            ids.extend(int(t["id"]) for t in tasks)
-            total = data.get("total", len(ids)) if isinstance(data, dict) else len(ids)
-            if not tasks or len(ids) >= total:
-                return ids
-            page += 1
+            return [int(t.id) for t in pager]
 
 
 def connect(

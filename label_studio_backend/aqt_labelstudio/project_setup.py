@@ -250,7 +250,7 @@ def _ensure_webhook(
     current["actions"] = sorted(current["actions"] or [])
     current["headers"] = current["headers"] or {}
     if current != desired:
-        client.update_webhook(keep["id"], project=int(project_id), **desired)
+        client.update_webhook(keep["id"], **desired)
         changes.append((f"webhook {keep['id']} ({url})", "updated"))
     else:
         changes.append((f"webhook {keep['id']} ({url})", "unchanged"))
