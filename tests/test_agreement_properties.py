@@ -169,3 +169,15 @@ def test_merged_shards_equal_the_whole(ops, n_shards, level, weights, data):
     assert (labels, anns) == (labels2, anns2)
     for field in ("n_r", "C", "P", "n_gk", "used"):
         assert np.array_equal(getattr(st_whole, field), getattr(st_direct, field))
+
+
+@settings(max_examples=60, deadline=None)
+@given(events(), st.sampled_from(LEVELS), st.sampled_from(WEIGHTS))
+def test_incremental_equals_batch_with_a_fixed_domain(ops, level, weights):
+    domain = ["1", "2", "3", "4", "5"]  # unused categories count (AC1's q, the weights' ranks)
+    state = AgreementState(level=level, weights=weights, categories=domain)
+    final: dict = {}
+    replay(ops, state, final)
+    table = AnnotationTable.from_records(Annotation(i, a, v) for (i, a), v in final.items())
+    batch = agreement_report(table, level=level, weights=weights, categories=domain)
+    assert state.metrics() == batch.to_dict()["metrics"]

@@ -329,3 +329,53 @@ def test_state_merge_with_overlapping_items_replays():
 def test_state_empty_metrics():
     m = AgreementState().metrics()
     assert list(m) == list(COEFFICIENTS) and all(v["value"] is None for v in m.values())
+
+
+def test_bootstrap_intervals_are_seeded_and_bracket_the_estimate():
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 4, 150)
+    rows = []
+    for i, t in enumerate(truth):
+        for a in ("a", "b", "c"):
+            if rng.random() < 0.85:
+                v = t if rng.random() < 0.7 else rng.integers(0, 4)
+                rows.append((str(i), a, str(v)))
+    table = tab(rows)
+    one = agreement_report(table, ci=200, seed=5).to_dict()["metrics"]
+    assert one == agreement_report(table, ci=200, seed=5).to_dict()["metrics"]
+    other = agreement_report(table, ci=200, seed=6).to_dict()["metrics"]
+    assert one["krippendorff_alpha"]["ci95"] != other["krippendorff_alpha"]["ci95"]
+    for name, m in one.items():
+        if m["value"] is None:
+            assert m["ci95"] is None
+            continue
+        lo, hi = m["ci95"]
+        assert lo < m["value"] < hi, name
+        assert hi - lo < 0.4, name
+    assert agreement_report(table).to_dict()["metrics"]["fleiss_kappa"]["ci95"] is None
+
+
+def test_bootstrap_coverage_on_a_known_population():
+    # items drawn from a large population whose alpha is known: the 95% interval should cover it
+    # in most of 20 independent samples (a loose bound, so the test is not flaky)
+    from aqt.agreement.bootstrap import bootstrap_ci
+    from aqt.agreement.coefficients import compute_coefficients
+    from aqt.agreement.stats import stats_from_codes
+    from aqt.agreement.weights import weight_matrix
+
+    rng = np.random.default_rng(0)
+
+    def sample(n):
+        truth = rng.integers(0, 3, n)
+        X = np.where(rng.random((n, 3)) < 0.6, truth[:, None], rng.integers(0, 3, (n, 3)))
+        X[rng.random((n, 3)) < 0.2] = -1
+        return X
+
+    big = sample(400_000)
+    st, _ = stats_from_codes(big, 3)
+    target = compute_coefficients(st, weight_matrix("identity", 3))["krippendorff_alpha"][0]
+    covered = 0
+    for seed in range(20):
+        lo, hi = bootstrap_ci(sample(300), 3, n=200, seed=seed)["krippendorff_alpha"]
+        covered += lo <= target <= hi
+    assert covered >= 15

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -132,9 +133,9 @@ def agreement_report(
     check_level(level)
     check_weights(weights)
     table = table.select_control()
-    records = list(table.records)
-    kinds = sorted({r.kind for r in records})
-    controls = sorted({r.control for r in records})
+    records = table.records
+    kinds = sorted(set(map(attrgetter("kind"), records)))
+    controls = sorted(set(map(attrgetter("control"), records)))
     if len(kinds) > 1:
         raise InputError(
             f"The control mixes task kinds {truncate(kinds)}.",
@@ -146,21 +147,20 @@ def agreement_report(
             "Agreement is not computed on free text (kind 'text').",
             fix="Pick a choice, rating, label-set or span control with --control.",
         )
-    items = [r.item for r in records]
-    anns = [r.annotator for r in records]
+    items = list(map(attrgetter("item"), records))
+    anns = list(map(attrgetter("annotator"), records))
+    versions = set(map(attrgetter("guideline_version"), records))
     common = {
-        "n_items": len(set(items)),
-        "n_annotators": len(set(anns)),
         "n_annotations": len(records),
         "skipped": dict(table.skipped),
         "level": level,
         "weights": weights,
         "control": controls[0] if len(controls) == 1 and controls[0] else None,
         "kind": kind,
-        "guideline_versions": tuple(
-            sorted({r.guideline_version for r in records if r.guideline_version}, key=natural_key)
-        ),
+        "guideline_versions": tuple(sorted((v for v in versions if v), key=natural_key)),
     }
+    if kind == "spans" or not records:
+        common.update(n_items=len(set(items)), n_annotators=len(set(anns)))
     if kind == "spans":
         return AgreementReport(
             **common,
@@ -185,14 +185,17 @@ def agreement_report(
             confused_pairs=(),
         )
     multi = kind == "multichoice"
-    labels = [v if type(v) is str else label_of(v) for v in (r.value for r in records)]
+    raw = list(map(attrgetter("value"), records))
+    # choice, binary and pairwise values are strings already (see aqt.records)
+    labels = raw if kind in ("choice", "binary", "pairwise") else list(map(label_of, raw))
     if multi:
         dom = domain(labels)  # distinct sets, one nominal value each
-        label_universe = domain({x for r in records for x in r.value}, categories)
+        label_universe = domain({x for v in raw for x in v}, categories)
     else:
         dom = domain(labels, categories)
     values = category_values(dom, level)
     X, item_ids, annotators = codes_matrix(items, anns, labels, dom)
+    common.update(n_items=len(item_ids), n_annotators=len(annotators))
     out = agreement_from_codes(
         X,
         dom,
