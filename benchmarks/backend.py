@@ -35,12 +35,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from test_backend_payloads import CONFIG, annotation_obj, created  # noqa: E402
+from test_backend_payloads import CONFIG, annotation_obj, created
 
 SECRET = "bench-secret"
-WORDS = {"Positive": ["great", "lovely", "wonderful", "good", "fine"],
-         "Negative": ["awful", "bad", "terrible", "poor", "boring"],
-         "Neutral": ["plain", "average", "ordinary", "okay", "usual"]}
+WORDS = {
+    "Positive": ["great", "lovely", "wonderful", "good", "fine"],
+    "Negative": ["awful", "bad", "terrible", "poor", "boring"],
+    "Neutral": ["plain", "average", "ordinary", "okay", "usual"],
+}
 LABELS = tuple(WORDS)
 
 
@@ -66,8 +68,9 @@ def make_events(project: int, n_tasks: int, first_id: int, seed: int) -> list[di
         text = text_for(rng, truth)
         for user in (2, 3, 4)[: rng.choice((2, 3))]:
             label = truth if rng.random() < 0.8 else rng.choice(LABELS)
-            events.append(created(aid, tid, user, label, text, pid=project, t=aid,
-                                  model_version="aqt"))
+            events.append(
+                created(aid, tid, user, label, text, pid=project, t=aid, model_version="aqt")
+            )
             aid += 1
     return events
 
@@ -77,18 +80,38 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith(("AQT_", "LABEL_STUDIO"))}
-        full.update({"AQT_DATA_DIR": str(data_dir), "AQT_WEBHOOK_SECRET": SECRET,
-                     "AQT_TRAIN_DEBOUNCE": "0.5", "AQT_RECONCILE_INTERVAL": "1", **(env or {})})
+        full.update(
+            {
+                "AQT_DATA_DIR": str(data_dir),
+                "AQT_WEBHOOK_SECRET": SECRET,
+                "AQT_TRAIN_DEBOUNCE": "0.5",
+                "AQT_RECONCILE_INTERVAL": "1",
+                **(env or {}),
+            }
+        )
         exe = Path(sys.executable).with_name("aqt-backend")
-        self.log = open(data_dir.parent / f"backend-{self.port}.log", "ab")
+        # kept open for the server's lifetime (its stdout and stderr)
+        self.log = open(data_dir.parent / f"backend-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(exe), "--port", str(self.port), "--workers", "2", "--log-level", "warning",
-             "--no-access-log"], env=full, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                str(exe),
+                "--port",
+                str(self.port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=full,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         warm = 0
         while time.monotonic() < deadline:  # up, and scikit-learn imported (ask a few times,
-            try:                             # so both workers are likely to have answered)
+            try:  # so both workers are likely to have answered)
                 r = httpx.get(f"{self.url}/health", timeout=1)
                 warm = warm + 1 if r.json().get("warm") else 0
                 if warm >= 10:
@@ -155,14 +178,16 @@ def bench_predict_and_ingest(tmp: Path, quick: bool) -> dict:
     try:
         events = make_events(1, 150 if quick else 400, 1, seed=1)
         t0 = time.perf_counter()
-        acked, errors = post_events(server.url, events, workers=8)
+        _, errors = post_events(server.url, events, workers=8)
         ingest_s = time.perf_counter() - t0
         agreement = httpx.get(f"{server.url}/agreement/1", timeout=30).json()
         n_ann = agreement["controls"]["sentiment"]["n_annotations"]
-        print(f"webhook ingestion: {len(events)} events in {ingest_s:.2f} s = "
-              f"{len(events) / ingest_s:.0f} events/s (goal >= 300), errors {errors}, "
-              f"agreement holds {n_ann}/{len(events)} annotations, "
-              f"alpha {agreement['controls']['sentiment']['metrics']['krippendorff_alpha']['value']:.3f}")
+        print(
+            f"webhook ingestion: {len(events)} events in {ingest_s:.2f} s = "
+            f"{len(events) / ingest_s:.0f} events/s (goal >= 300), errors {errors}, "
+            f"agreement holds {n_ann}/{len(events)} annotations, "
+            f"alpha {agreement['controls']['sentiment']['metrics']['krippendorff_alpha']['value']:.3f}"
+        )
         deadline = time.monotonic() + 120  # background training (debounced) must have run
         while time.monotonic() < deadline:
             models = httpx.get(f"{server.url}/versions", timeout=5).json()["models"]
@@ -170,8 +195,14 @@ def bench_predict_and_ingest(tmp: Path, quick: bool) -> dict:
                 break
             time.sleep(0.3)
         rng = random.Random(5)
-        body = {"tasks": [{"id": 900000 + i, "data": {"text": text_for(rng, LABELS[i % 3])}}
-                          for i in range(10)], "project": "1.1795919020", "label_config": CONFIG}
+        body = {
+            "tasks": [
+                {"id": 900000 + i, "data": {"text": text_for(rng, LABELS[i % 3])}}
+                for i in range(10)
+            ],
+            "project": "1.1795919020",
+            "label_config": CONFIG,
+        }
         n_clients, per_client = 16, (20 if quick else 60)
         latencies: list[float] = []
         errs = [0]
@@ -204,12 +235,18 @@ def bench_predict_and_ingest(tmp: Path, quick: bool) -> dict:
         wall = time.perf_counter() - t0
         lat = np.array(latencies) * 1000
         p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
-        print(f"/predict, 10 tasks, {n_clients} concurrent clients, {len(lat)} requests: "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (goal <= 150), max {lat.max():.1f} ms, "
-              f"errors {errs[0]}, {len(lat) / wall:.0f} req/s; model revision "
-              f"{models[0]['revision'] if models else None}")
-        return {"ingest_eps": len(events) / ingest_s, "p50_ms": p50, "p99_ms": p99,
-                "predict_errors": errs[0]}
+        print(
+            f"/predict, 10 tasks, {n_clients} concurrent clients, {len(lat)} requests: "
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (goal <= 150), max {lat.max():.1f} ms, "
+            f"errors {errs[0]}, {len(lat) / wall:.0f} req/s; model revision "
+            f"{models[0]['revision'] if models else None}"
+        )
+        return {
+            "ingest_eps": len(events) / ingest_s,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "predict_errors": errs[0],
+        }
     finally:
         server.stop()
 
@@ -221,14 +258,26 @@ class FakeLabelStudio:
         tasks: dict[int, dict] = {}
         for ev in events:
             a = ev["annotation"]
-            t = tasks.setdefault(a["task"], {"id": a["task"], "data": ev["task"]["data"],
-                                             "annotations": []})
-            t["annotations"].append(annotation_obj(a["id"], a["task"], a["completed_by"],
-                                                   a["result"][0]["value"]["choices"][0],
-                                                   pid=project, t=a["id"]))
+            t = tasks.setdefault(
+                a["task"], {"id": a["task"], "data": ev["task"]["data"], "annotations": []}
+            )
+            t["annotations"].append(
+                annotation_obj(
+                    a["id"],
+                    a["task"],
+                    a["completed_by"],
+                    a["result"][0]["value"]["choices"][0],
+                    pid=project,
+                    t=a["id"],
+                )
+            )
         self.tasks = [tasks[k] for k in sorted(tasks)]
-        project_doc = {"id": project, "label_config": CONFIG, "model_version": "aqt",
-                       "title": "bench"}
+        project_doc = {
+            "id": project,
+            "label_config": CONFIG,
+            "model_version": "aqt",
+            "title": "bench",
+        }
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -240,23 +289,23 @@ class FakeLabelStudio:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 if self.path.startswith(f"/api/projects/{project}/"):
                     return self._send(project_doc)
                 if self.path.startswith("/api/tasks/?"):
                     q = dict(p.split("=", 1) for p in self.path.split("?", 1)[1].split("&"))
                     page, size = int(q.get("page", 1)), int(q.get("page_size", 100))
-                    chunk = fake.tasks[(page - 1) * size: page * size]
+                    chunk = fake.tasks[(page - 1) * size : page * size]
                     return self._send({"tasks": chunk, "total": len(fake.tasks)})
                 if self.path.startswith("/api/predictions/"):
                     return self._send([])
                 return self._send({"detail": "not found"}, 404)
 
-            def do_PATCH(self):  # noqa: N802
+            def do_PATCH(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self._send({"id": 1})
 
-            do_POST = do_PATCH  # noqa: N815
+            do_POST = do_PATCH
 
             def log_message(self, *args):
                 pass
@@ -295,8 +344,10 @@ def bench_sigkill(tmp: Path, quick: bool) -> dict:
     stored = {r[0] for r in db.execute("SELECT annotation FROM annotations")}
     db.close()
     lost = set(result["acked"]) - stored
-    print(f"SIGKILL during a burst: {len(result['acked'])} events acknowledged before the kill, "
-          f"{len(stored)} stored, acknowledged but lost: {len(lost)}")
+    print(
+        f"SIGKILL during a burst: {len(result['acked'])} events acknowledged before the kill, "
+        f"{len(stored)} stored, acknowledged but lost: {len(lost)}"
+    )
     t0 = time.perf_counter()
     server = Server(data, env)  # reconciles with Label Studio at start-up
     up = time.perf_counter() - t0
@@ -312,9 +363,11 @@ def bench_sigkill(tmp: Path, quick: bool) -> dict:
                 break
             time.sleep(0.3)
         equal = got == expected
-        print(f"restart + reconciliation: agreement equals the core on the export: {equal} "
-              f"({up:.1f} s to start and import scikit-learn, equal {time.perf_counter() - t0 - up:.1f} s "
-              f"later; {len(events)} annotations)")
+        print(
+            f"restart + reconciliation: agreement equals the core on the export: {equal} "
+            f"({up:.1f} s to start and import scikit-learn, equal {time.perf_counter() - t0 - up:.1f} s "
+            f"later; {len(events)} annotations)"
+        )
         return {"lost": len(lost), "equal": equal}
     finally:
         server.stop()
@@ -335,17 +388,19 @@ def bench_live_state(tmp: Path, quick: bool) -> None:
     per_event = (time.perf_counter() - t0) / len(events) * 1000
     fresh = LiveAgreement(backend.store)
     t0 = time.perf_counter()
-    fresh.state(3, "sentiment")[0].metrics()
+    fresh.state(3, "sentiment").state.metrics()
     cold = time.perf_counter() - t0
     more = make_events(3, 40, 5000000, seed=4)
     for ev in more:
         backend.handle_event(parse_webhook(ev))
     t0 = time.perf_counter()
-    fresh.state(3, "sentiment")[0].metrics()
+    fresh.state(3, "sentiment").state.metrics()
     warm = time.perf_counter() - t0
-    print(f"live agreement, {len(events)} annotations: ingest {per_event:.2f} ms/event in-process; "
-          f"state built from the table {cold * 1000:.0f} ms; catching up {len(more)} new events "
-          f"+ metrics {warm * 1000:.1f} ms")
+    print(
+        f"live agreement, {len(events)} annotations: ingest {per_event:.2f} ms/event in-process; "
+        f"state built from the table {cold * 1000:.0f} ms; catching up {len(more)} new events "
+        f"+ metrics {warm * 1000:.1f} ms"
+    )
 
 
 def main() -> None:
@@ -358,8 +413,13 @@ def main() -> None:
         a = bench_predict_and_ingest(tmp, args.quick)
         k = bench_sigkill(tmp, args.quick)
         bench_live_state(tmp, args.quick)
-    ok = (a["p99_ms"] <= 150 and a["predict_errors"] == 0 and a["ingest_eps"] >= 300
-          and k["lost"] == 0 and k["equal"])
+    ok = (
+        a["p99_ms"] <= 150
+        and a["predict_errors"] == 0
+        and a["ingest_eps"] >= 300
+        and k["lost"] == 0
+        and k["equal"]
+    )
     print("goals met" if ok else "goals NOT met (see figures above)")
 
 

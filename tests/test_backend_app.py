@@ -6,6 +6,11 @@ import base64
 import json
 
 import pytest
+from aqt.agreement import agreement_report
+from aqt.formats import read_labelstudio_tasks
+from aqt_labelstudio.app import create_app
+from aqt_labelstudio.settings import Settings
+from aqt_labelstudio.worker import train_project
 from fastapi.testclient import TestClient
 from test_backend_payloads import (
     created,
@@ -15,12 +20,6 @@ from test_backend_payloads import (
     setup_body,
     updated,
 )
-
-from aqt.agreement import agreement_report
-from aqt.formats import read_labelstudio_tasks
-from aqt_labelstudio.app import create_app
-from aqt_labelstudio.settings import Settings
-from aqt_labelstudio.worker import train_project
 
 
 def make_settings(tmp_path, **kw) -> Settings:
@@ -35,13 +34,18 @@ def client(tmp_path):
 
 # three annotators (user ids 2, 3, 4) on six tasks; tasks 3 and 5 disagree
 EVENTS = [
-    created(1, 1, 2, "Positive", "great stuff", t=1), created(2, 1, 3, "Positive", t=2),
+    created(1, 1, 2, "Positive", "great stuff", t=1),
+    created(2, 1, 3, "Positive", t=2),
     created(3, 1, 4, "Positive", t=3),
-    created(4, 2, 2, "Negative", "awful thing", t=4), created(5, 2, 3, "Negative", t=5),
-    created(6, 3, 2, "Positive", "meh ok", t=6), created(7, 3, 3, "Negative", t=7),
+    created(4, 2, 2, "Negative", "awful thing", t=4),
+    created(5, 2, 3, "Negative", t=5),
+    created(6, 3, 2, "Positive", "meh ok", t=6),
+    created(7, 3, 3, "Negative", t=7),
     created(8, 3, 4, "Neutral", t=8),
-    created(9, 4, 3, "Neutral", "it is a thing", t=9), created(10, 4, 4, "Neutral", t=10),
-    created(11, 5, 2, "Negative", "so so", t=11), created(12, 5, 4, "Positive", t=12),
+    created(9, 4, 3, "Neutral", "it is a thing", t=9),
+    created(10, 4, 4, "Neutral", t=10),
+    created(11, 5, 2, "Negative", "so so", t=11),
+    created(12, 5, 4, "Positive", t=12),
     created(13, 6, 2, "Positive", "lovely", t=13),
 ]
 
@@ -143,7 +147,10 @@ def test_ground_truth_on_flagged_task_is_logged_once_and_clears_flag(client):
     entry = log[0]
     assert (entry["task"], entry["annotation"], entry["adjudicator"]) == (3, 100, "9")
     assert sorted((s["annotator"], s["value"]) for s in entry["seen"]) == [
-        ("2", "Positive"), ("3", "Negative"), ("4", "Neutral")]
+        ("2", "Positive"),
+        ("3", "Negative"),
+        ("4", "Neutral"),
+    ]
     decision = entry["decision"][0]
     assert decision["decision"] == "Neutral" and decision["item"] == "3"
     assert {v["value"] for v in decision["versions_seen"]} == {"Positive", "Negative", "Neutral"}
@@ -210,8 +217,10 @@ def test_predict_cold_start_then_trained(tmp_path):
         assert [p["score"] for p in cold] == [pytest.approx(1 / 3)] * 2
         assert all(p["result"] == [] for p in cold)
         events, aid = [], 0
-        texts = {"Positive": ["great lovely day", "wonderful great film", "lovely great food"],
-                 "Negative": ["awful bad day", "terrible awful film", "bad terrible food"]}
+        texts = {
+            "Positive": ["great lovely day", "wonderful great film", "lovely great food"],
+            "Negative": ["awful bad day", "terrible awful film", "bad terrible food"],
+        }
         tid = 0
         for label, items in texts.items():
             for text in items:
@@ -227,15 +236,18 @@ def test_predict_cold_start_then_trained(tmp_path):
         assert labels == ["Positive", "Negative"]
         for p in res:
             assert p["model_version"] == "aqt-backend"
-            assert p["result"][0]["from_name"] == "sentiment" and p["result"][0]["to_name"] == "text"
+            assert (
+                p["result"][0]["from_name"] == "sentiment" and p["result"][0]["to_name"] == "text"
+            )
             assert 0.5 < p["score"] <= 1.0 and p["result"][0]["score"] == p["score"]
         unsure = c.post("/predict", json=predict_body([(103, "great awful")])).json()["results"][0]
         assert unsure["score"] < min(p["score"] for p in res)  # ascending sort = least sure first
 
 
 def test_predict_non_choices_config(client):
-    body = predict_body([(1, "x")]) | {"label_config": "<View><Text name='t' value='$text'/>"
-                                                       "<TextArea name='a' toName='t'/></View>"}
+    body = predict_body([(1, "x")]) | {
+        "label_config": "<View><Text name='t' value='$text'/><TextArea name='a' toName='t'/></View>"
+    }
     res = client.post("/predict", json=body).json()["results"]
     assert res == [{"model_version": "aqt", "score": None, "result": []}]
 
@@ -261,14 +273,19 @@ def auth(user: str, password: str) -> dict:
 
 
 def test_basic_auth(tmp_path):
-    s = make_settings(tmp_path, basic_auth_user="ls", basic_auth_password="pw",
-                      webhook_secret="s3cr3t")
+    s = make_settings(
+        tmp_path, basic_auth_user="ls", basic_auth_password="pw", webhook_secret="s3cr3t"
+    )
     with TestClient(create_app(s)) as c:
-        for method, path, body in (("get", "/health", None), ("get", "/", None),
-                                   ("post", "/setup", setup_body()),
-                                   ("post", "/predict", predict_body([(1, "x")])),
-                                   ("post", "/webhook", EVENTS[0]), ("get", "/versions", None),
-                                   ("get", "/agreement/1", None)):
+        for method, path, body in (
+            ("get", "/health", None),
+            ("get", "/", None),
+            ("post", "/setup", setup_body()),
+            ("post", "/predict", predict_body([(1, "x")])),
+            ("post", "/webhook", EVENTS[0]),
+            ("get", "/versions", None),
+            ("get", "/agreement/1", None),
+        ):
             kw = {"json": body} if body else {}
             r = getattr(c, method)(path, **kw)
             assert r.status_code == 401, path

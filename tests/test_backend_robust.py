@@ -7,16 +7,36 @@ import json
 import logging
 import random
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
-from test_backend_payloads import created, deleted, predict_body, setup_body
-
 from aqt.errors import ConfigError
 from aqt_labelstudio.app import create_app
 from aqt_labelstudio.settings import Settings
+from fastapi.testclient import TestClient
+from test_backend_payloads import created, deleted, predict_body, setup_body
 
-JUNK = [None, True, -1, 0, 2**70, 1.5, float("inf"), "", "x", "1.2.3", [], [1, "a"], {}, {"id": "z"},
-        {"id": None}, "<View>", {"choices": 5}, [[[]]], "\u0000", "é" * 50]
+JUNK = [
+    None,
+    True,
+    -1,
+    0,
+    2**70,
+    1.5,
+    float("inf"),
+    "",
+    "x",
+    "1.2.3",
+    [],
+    [1, "a"],
+    {},
+    {"id": "z"},
+    {"id": None},
+    "<View>",
+    {"choices": 5},
+    [[[]]],
+    "\u0000",
+    "é" * 50,
+]
 
 
 def mutate(rng: random.Random, doc):
@@ -48,14 +68,28 @@ def mutate(rng: random.Random, doc):
 def malformed_requests(n: int, seed: int = 0):
     rng = random.Random(seed)
     valid = {
-        "/webhook": [created(1, 1, 2, "Positive", "a"), deleted([1]),
-                     created(2, 1, 3, ["Positive", "Negative"], "a"),
-                     {"action": "TASKS_DELETED", "tasks": [{"id": 1}]}],
+        "/webhook": [
+            created(1, 1, 2, "Positive", "a"),
+            deleted([1]),
+            created(2, 1, 3, ["Positive", "Negative"], "a"),
+            {"action": "TASKS_DELETED", "tasks": [{"id": 1}]},
+        ],
         "/predict": [predict_body([(1, "a"), (2, "b")])],
         "/setup": [setup_body()],
     }
-    raw_bodies = [b"", b"{", b"null", b"[]", b"\xff\xfe", b"[" * 100000, b'{"action": 1}',
-                  b'"ANNOTATION_CREATED"', b"{}" * 3, b'{"tasks": "all"}', b"1e999999"]
+    raw_bodies = [
+        b"",
+        b"{",
+        b"null",
+        b"[]",
+        b"\xff\xfe",
+        b"[" * 100000,
+        b'{"action": 1}',
+        b'"ANNOTATION_CREATED"',
+        b"{}" * 3,
+        b'{"tasks": "all"}',
+        b"1e999999",
+    ]
     for i in range(n):
         path = rng.choice(list(valid))
         if i % 10 == 0:
@@ -87,10 +121,16 @@ def test_1000_malformed_requests_get_4xx_json_never_5xx(tmp_path, caplog):
 def test_settings_from_env(tmp_path):
     toml = tmp_path / "t.toml"
     toml.write_text("[thresholds]\nitem_agreement = 0.7\n")
-    env = {"LABEL_STUDIO_URL": "http://ls:8080/", "LABEL_STUDIO_API_KEY": "tok-123456",
-           "AQT_DATA_DIR": str(tmp_path / "d"), "AQT_BASIC_AUTH_USER": "u",
-           "AQT_BASIC_AUTH_PASSWORD": "p@ss", "AQT_WEBHOOK_SECRET": "hook-secret",
-           "AQT_THRESHOLDS": str(toml), "AQT_MAX_BODY_MB": "1.5"}
+    env = {
+        "LABEL_STUDIO_URL": "http://ls:8080/",
+        "LABEL_STUDIO_API_KEY": "tok-123456",
+        "AQT_DATA_DIR": str(tmp_path / "d"),
+        "AQT_BASIC_AUTH_USER": "u",
+        "AQT_BASIC_AUTH_PASSWORD": "p@ss",
+        "AQT_WEBHOOK_SECRET": "hook-secret",
+        "AQT_THRESHOLDS": str(toml),
+        "AQT_MAX_BODY_MB": "1.5",
+    }
     s = Settings.from_env(env)
     assert s.label_studio_url == "http://ls:8080" and s.can_call_label_studio
     assert s.thresholds.item_agreement == 0.7 and s.max_body_bytes == int(1.5 * 1024 * 1024)
@@ -103,13 +143,16 @@ def test_settings_from_env(tmp_path):
     assert Settings.from_env({}).thresholds.item_agreement == 0.5
 
 
-@pytest.mark.parametrize("env, words", [
-    ({"AQT_THRESHOLDS": "item_agreemnt=0.6"}, "item_agreemnt"),
-    ({"AQT_THRESHOLDS": "/no/such/file.toml"}, "does not exist"),
-    ({"AQT_BASIC_AUTH_USER": "u"}, "both"),
-    ({"LABEL_STUDIO_URL": "ls:8080"}, "http://"),
-    ({"AQT_MAX_BODY_MB": "lots"}, "AQT_MAX_BODY_MB"),
-])
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"AQT_THRESHOLDS": "item_agreemnt=0.6"}, "item_agreemnt"),
+        ({"AQT_THRESHOLDS": "/no/such/file.toml"}, "does not exist"),
+        ({"AQT_BASIC_AUTH_USER": "u"}, "both"),
+        ({"LABEL_STUDIO_URL": "ls:8080"}, "http://"),
+        ({"AQT_MAX_BODY_MB": "lots"}, "AQT_MAX_BODY_MB"),
+    ],
+)
 def test_settings_errors_name_the_fix(env, words):
     with pytest.raises(ConfigError) as err:
         Settings.from_env(env)
@@ -133,15 +176,20 @@ def test_settings_read_at_app_creation_not_import(tmp_path, monkeypatch):
 
 def test_secrets_never_logged(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    s = Settings(data_dir=tmp_path / "d", background=False, api_key="apikey-XYZ",
-                 label_studio_url="http://127.0.0.1:9", webhook_secret="hook-XYZ")
+    s = Settings(
+        data_dir=tmp_path / "d",
+        background=False,
+        api_key="apikey-XYZ",
+        label_studio_url="http://127.0.0.1:9",
+        webhook_secret="hook-XYZ",
+    )
     with TestClient(create_app(s)) as c:
         body = setup_body() | {"access_token": "setup-token-XYZ"}
         assert c.post("/setup", json=body).status_code == 200
         c.post("/webhook", json=created(1, 1, 2, "Positive"), headers={"X-Aqt-Secret": "bad-XYZ"})
         from aqt_labelstudio.worker import reconcile
 
-        with pytest.raises(Exception):
+        with pytest.raises(httpx.HTTPError):
             reconcile(c.app.state.backend, 1)  # nothing listens on port 9
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("apikey-XYZ", "hook-XYZ", "setup-token-XYZ"):

@@ -3,15 +3,6 @@ sync into task data, debounced training and prediction refresh."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-from test_backend_payloads import (
-    FakeLabelStudio,
-    annotation_obj,
-    created,
-    deleted,
-    export_of,
-)
-
 from aqt.agreement import agreement_report
 from aqt.formats import read_labelstudio_tasks
 from aqt_labelstudio.app import create_app
@@ -25,6 +16,14 @@ from aqt_labelstudio.worker import (
     train_due,
     train_project,
 )
+from fastapi.testclient import TestClient
+from test_backend_payloads import (
+    FakeLabelStudio,
+    annotation_obj,
+    created,
+    deleted,
+    export_of,
+)
 
 
 def backend_with(tmp_path, fake, **kw) -> Backend:
@@ -33,14 +32,19 @@ def backend_with(tmp_path, fake, **kw) -> Backend:
 
 def ls_with_annotations(fake: FakeLabelStudio, spec: dict[int, list[tuple[int, int, str]]]) -> None:
     for tid, anns in spec.items():
-        fake.add_task(tid, f"text {tid}", [annotation_obj(aid, tid, user, label, t=aid)
-                                           for aid, user, label in anns])
+        fake.add_task(
+            tid,
+            f"text {tid}",
+            [annotation_obj(aid, tid, user, label, t=aid) for aid, user, label in anns],
+        )
 
 
-SPEC = {1: [(1, 2, "Positive"), (2, 3, "Positive")],
-        2: [(3, 2, "Negative"), (4, 3, "Positive")],
-        3: [(5, 2, "Neutral"), (6, 3, "Neutral"), (7, 4, "Neutral")],
-        4: []}
+SPEC = {
+    1: [(1, 2, "Positive"), (2, 3, "Positive")],
+    2: [(3, 2, "Negative"), (4, 3, "Positive")],
+    3: [(5, 2, "Neutral"), (6, 3, "Neutral"), (7, 4, "Neutral")],
+    4: [],
+}
 
 
 def test_reconcile_recovers_lost_and_deleted_annotations(tmp_path):
@@ -88,8 +92,12 @@ def test_flags_are_written_into_task_data_and_cleared(tmp_path):
     fake = FakeLabelStudio()
     ls_with_annotations(fake, {1: [], 2: []})
     backend = backend_with(tmp_path, fake)
-    for ev in (created(1, 1, 2, "Positive", "text 1"), created(2, 1, 3, "Negative", "text 1"),
-               created(3, 2, 2, "Positive", "text 2"), created(4, 2, 3, "Positive", "text 2")):
+    for ev in (
+        created(1, 1, 2, "Positive", "text 1"),
+        created(2, 1, 3, "Negative", "text 1"),
+        created(3, 2, 2, "Positive", "text 2"),
+        created(4, 2, 3, "Positive", "text 2"),
+    ):
         backend.handle_event(_parse(ev))
     assert sync_flags(backend) == 1
     assert fake.tasks[1]["data"] == {"text": "text 1", "aqt_status": "needs_adjudication"}
@@ -100,10 +108,15 @@ def test_flags_are_written_into_task_data_and_cleared(tmp_path):
     assert sync_flags(backend) == 1
     assert fake.tasks[1]["data"]["aqt_status"] == "adjudicated"
     # reconciliation reads the status back from Label Studio and finds nothing to change
-    fake.tasks[1]["annotations"] = [annotation_obj(i, 1, u, v, t=i) for i, u, v in
-                                    ((1, 2, "Positive"), (2, 3, "Negative"))]
-    fake.tasks[1]["annotations"].append(annotation_obj(5, 1, 9, "Positive", t=50, ground_truth=True))
-    fake.tasks[2]["annotations"] = [annotation_obj(i, 2, u, "Positive", t=i) for i, u in ((3, 2), (4, 3))]
+    fake.tasks[1]["annotations"] = [
+        annotation_obj(i, 1, u, v, t=i) for i, u, v in ((1, 2, "Positive"), (2, 3, "Negative"))
+    ]
+    fake.tasks[1]["annotations"].append(
+        annotation_obj(5, 1, 9, "Positive", t=50, ground_truth=True)
+    )
+    fake.tasks[2]["annotations"] = [
+        annotation_obj(i, 2, u, "Positive", t=i) for i, u in ((3, 2), (4, 3))
+    ]
     reconcile(backend, 1)
     assert sync_flags(backend) == 0
     assert [f["status"] for f in backend.store.flags(1)] == ["adjudicated", "ok"]

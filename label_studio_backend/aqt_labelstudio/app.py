@@ -30,26 +30,27 @@ import sys
 import threading
 from typing import Any
 
+from aqt import __version__
+from aqt.errors import AqtError, InputError
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from aqt import __version__
-from aqt.errors import AqtError, InputError
 
 from aqt_labelstudio.events import parse_predict, parse_setup, parse_webhook, project_id
 from aqt_labelstudio.service import Backend
 from aqt_labelstudio.settings import Settings
 from aqt_labelstudio.worker import Worker
 
-__all__ = ["create_app", "create_app_from_env", "BodyLimit", "BasicAuth"]
+__all__ = ["BasicAuth", "BodyLimit", "create_app", "create_app_from_env"]
 
 log = logging.getLogger("aqt.backend")
 SECRET_HEADER = "x-aqt-secret"
 
 
-def _error(status: int, message: str, fix: str | None = None, headers: dict | None = None) -> JSONResponse:
+def _error(
+    status: int, message: str, fix: str | None = None, headers: dict | None = None
+) -> JSONResponse:
     return JSONResponse({"error": message, "fix": fix}, status_code=status, headers=headers)
 
 
@@ -65,8 +66,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = _error(413, f"The request body is over the limit of {self.limit} bytes.",
-                         "Send fewer tasks per request, or raise AQT_MAX_BODY_MB.")
+        too_big = _error(
+            413,
+            f"The request body is over the limit of {self.limit} bytes.",
+            "Send fewer tasks per request, or raise AQT_MAX_BODY_MB.",
+        )
         try:
             if declared is not None and int(declared) > self.limit:
                 await too_big(scope, receive, send)
@@ -115,16 +119,21 @@ class BasicAuth:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers") or []}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []
+        }
         ok = _check_basic(headers.get("authorization", ""), self.settings)
         if not ok and scope.get("path") == "/webhook" and self.settings.webhook_secret:
-            ok = hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(),
-                                     self.settings.webhook_secret.encode())
+            ok = hmac.compare_digest(
+                headers.get(SECRET_HEADER, "").encode(), self.settings.webhook_secret.encode()
+            )
         if not ok:
-            await _error(401, "Authentication required.",
-                         "Give the connection the backend's basic-auth user and password.",
-                         {"WWW-Authenticate": 'Basic realm="aqt"'})(scope, receive, send)
+            await _error(
+                401,
+                "Authentication required.",
+                "Give the connection the backend's basic-auth user and password.",
+                {"WWW-Authenticate": 'Basic realm="aqt"'},
+            )(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -132,24 +141,31 @@ class BasicAuth:
 async def _json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
-        raise InputError("The request body is empty; a JSON object was expected.",
-                         fix="Send the JSON body Label Studio sends.")
+        raise InputError(
+            "The request body is empty; a JSON object was expected.",
+            fix="Send the JSON body Label Studio sends.",
+        )
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, nesting
-        raise InputError(f"The request body is not valid JSON ({str(exc)[:80]}).",
-                         fix="Send a JSON object with Content-Type: application/json.") from None
+        raise InputError(
+            f"The request body is not valid JSON ({str(exc)[:80]}).",
+            fix="Send a JSON object with Content-Type: application/json.",
+        ) from None
 
 
 def _check_basic(header: str, settings: Settings) -> bool:
     if not header.lower().startswith("basic "):
         return False
     try:
-        user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        user, _, password = (
+            base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        )
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return False
-    return (hmac.compare_digest(user.encode(), settings.basic_auth_user.encode())
-            and hmac.compare_digest(password.encode(), settings.basic_auth_password.encode()))
+    return hmac.compare_digest(
+        user.encode(), settings.basic_auth_user.encode()
+    ) and hmac.compare_digest(password.encode(), settings.basic_auth_password.encode())
 
 
 def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
@@ -170,8 +186,14 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         finally:
             worker.stop()
 
-    app = FastAPI(title="aqt ML backend for Label Studio", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="aqt ML backend for Label Studio",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.backend = backend
     app.state.worker = worker
@@ -186,8 +208,13 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
-        log.error("unexpected error on %s %s: %s: %s", request.method, request.url.path,
-                  type(exc).__name__, str(exc)[:200])
+        log.error(
+            "unexpected error on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            str(exc)[:200],
+        )
         return _error(500, "Internal error in the aqt backend.", "See the backend log.")
 
     @app.get("/")
@@ -222,8 +249,11 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         if settings.webhook_secret and not settings.basic_auth_user:
             given = request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), settings.webhook_secret.encode()):
-                return _error(401, "The webhook secret header X-Aqt-Secret is missing or wrong.",
-                              "Register the webhook with `aqt ls connect`, which sets the header.")
+                return _error(
+                    401,
+                    "The webhook secret header X-Aqt-Secret is missing or wrong.",
+                    "Register the webhook with `aqt ls connect`, which sets the header.",
+                )
         event = parse_webhook(await _json_body(request))
         answer = await run_in_threadpool(backend.handle_event, event)
         worker.wake.set()
@@ -232,12 +262,17 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     @app.get("/versions")
     async def versions() -> dict[str, Any]:
         def run() -> dict[str, Any]:
-            rows = backend.store.query("SELECT project, control, MAX(revision) FROM models "
-                                       "WHERE control!='' GROUP BY project, control")
+            rows = backend.store.query(
+                "SELECT project, control, MAX(revision) FROM models "
+                "WHERE control!='' GROUP BY project, control"
+            )
             projects = backend.store.projects()
             names = sorted({backend.model_version(p) for p in projects} | {settings.model_version})
-            return {"versions": names, "model_version": settings.model_version,
-                    "models": [{"project": p, "control": c, "revision": r} for p, c, r in rows]}
+            return {
+                "versions": names,
+                "model_version": settings.model_version,
+                "models": [{"project": p, "control": c, "revision": r} for p, c, r in rows],
+            }
 
         return await run_in_threadpool(run)
 
@@ -255,8 +290,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         entries = await run_in_threadpool(backend.store.adjudications, pid)
         if format == "jsonl":
             lines = [json.dumps(d, sort_keys=True) for e in entries for d in e["decision"]]
-            return PlainTextResponse("".join(line + "\n" for line in lines),
-                                     media_type="application/x-ndjson")
+            return PlainTextResponse(
+                "".join(line + "\n" for line in lines), media_type="application/x-ndjson"
+            )
         if format != "json":
             raise InputError(f"Unknown format {format!r}.", fix="Use format=json or format=jsonl.")
         return JSONResponse({"project": pid, "adjudications": entries})
@@ -270,7 +306,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
 def _warm_up() -> None:
     """Import scikit-learn ahead of the first prediction (several seconds on a busy machine)."""
     with contextlib.suppress(ImportError):
-        import sklearn.feature_extraction.text  # noqa: F401
+        import sklearn.feature_extraction.text
         import sklearn.linear_model  # noqa: F401
 
 
@@ -285,10 +321,15 @@ def _html_report(backend: Backend, project: int, control: str | None) -> str:
 
     table = backend.table(project)
     if not len(table):
-        raise InputError(f"Project {project} has no annotations in the backend yet.",
-                         fix="Annotate some tasks, or check that the webhook reaches the backend.")
-    controls = [c for c in table.controls()
-                if {r.kind for r in table.records if r.control == c} & set(_SCALAR)]
+        raise InputError(
+            f"Project {project} has no annotations in the backend yet.",
+            fix="Annotate some tasks, or check that the webhook reaches the backend.",
+        )
+    controls = [
+        c
+        for c in table.controls()
+        if {r.kind for r in table.records if r.control == c} & set(_SCALAR)
+    ]
     chosen = control or (controls[0] if controls else None)
     return render_html(agreement_report(table.select_control(chosen)).to_dict())
 

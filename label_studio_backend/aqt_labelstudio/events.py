@@ -31,12 +31,12 @@ from aqt_labelstudio.store import AnnotationRow
 __all__ = [
     "KNOWN_ACTIONS",
     "WebhookEvent",
-    "parse_webhook",
     "annotation_row",
-    "parse_setup",
-    "parse_predict",
-    "project_id",
     "as_int",
+    "parse_predict",
+    "parse_setup",
+    "parse_webhook",
+    "project_id",
 ]
 
 KNOWN_ACTIONS = (
@@ -99,8 +99,13 @@ class WebhookEvent:
     task_meta: Mapping[int, dict] = field(default_factory=dict)
 
 
-def annotation_row(ann: Mapping[str, Any], task: Mapping[str, Any] | None, project: int,
-                   label_config: str | None, where: str = "annotation") -> AnnotationRow:
+def annotation_row(
+    ann: Mapping[str, Any],
+    task: Mapping[str, Any] | None,
+    project: int,
+    label_config: str | None,
+    where: str = "annotation",
+) -> AnnotationRow:
     """One Label Studio annotation (webhook or API shape) as an :class:`AnnotationRow`."""
     ann = _obj(ann, where)
     aid = as_int(ann.get("id"), f"{where}.id")
@@ -117,20 +122,39 @@ def annotation_row(ann: Mapping[str, Any], task: Mapping[str, Any] | None, proje
         raise InputError(f"{where}.result must be a list, got {type(result).__name__}.", fix=_FIX)
     cancelled = bool(ann.get("was_cancelled"))
     data = task.get("data") if isinstance(task, Mapping) else None
-    one = {"id": tid, "data": data if isinstance(data, Mapping) else {},
-           "annotations": [{"id": aid, "completed_by": int(annotator), "result": result,
-                            "was_cancelled": cancelled}]}
+    one = {
+        "id": tid,
+        "data": data if isinstance(data, Mapping) else {},
+        "annotations": [
+            {
+                "id": aid,
+                "completed_by": int(annotator),
+                "result": result,
+                "was_cancelled": cancelled,
+            }
+        ],
+    }
     try:
         table = read_labelstudio_tasks([one], label_config=label_config, name=where)
     except AqtError as exc:
         raise InputError(f"{where} {aid}: {exc.message}", fix=exc.fix or _FIX) from None
-    judgements = tuple(sorted(
-        (r.control, r.kind, json.dumps(value_to_json(r.value), sort_keys=True))
-        for r in table.records if r.kind != "text"))
+    judgements = tuple(
+        sorted(
+            (r.control, r.kind, json.dumps(value_to_json(r.value), sort_keys=True))
+            for r in table.records
+            if r.kind != "text"
+        )
+    )
     return AnnotationRow(
-        annotation=aid, project=project, task=tid, annotator=annotator,
-        ground_truth=bool(ann.get("ground_truth")), cancelled=cancelled,
-        updated_at=_timestamp(ann.get("updated_at")), judgements=judgements)
+        annotation=aid,
+        project=project,
+        task=tid,
+        annotator=annotator,
+        ground_truth=bool(ann.get("ground_truth")),
+        cancelled=cancelled,
+        updated_at=_timestamp(ann.get("updated_at")),
+        judgements=judgements,
+    )
 
 
 def parse_webhook(body: Any) -> WebhookEvent:
@@ -141,8 +165,9 @@ def parse_webhook(body: Any) -> WebhookEvent:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
         # a shape none of the checks above foresaw: still the sender's fault, never a 500
-        raise InputError(f"The webhook body is malformed ({type(exc).__name__}: {str(exc)[:80]}).",
-                         fix=_FIX) from None
+        raise InputError(
+            f"The webhook body is malformed ({type(exc).__name__}: {str(exc)[:80]}).", fix=_FIX
+        ) from None
 
 
 def _parse_webhook(body: Any) -> WebhookEvent:
@@ -156,8 +181,12 @@ def _parse_webhook(body: Any) -> WebhookEvent:
     pid = project_id(proj) if proj is not None else None
     label_config = model_version = title = None
     if isinstance(proj, Mapping):
-        label_config = proj.get("label_config") if isinstance(proj.get("label_config"), str) else None
-        model_version = proj.get("model_version") if isinstance(proj.get("model_version"), str) else None
+        label_config = (
+            proj.get("label_config") if isinstance(proj.get("label_config"), str) else None
+        )
+        model_version = (
+            proj.get("model_version") if isinstance(proj.get("model_version"), str) else None
+        )
         title = proj.get("title") if isinstance(proj.get("title"), str) else None
     if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED"):
         anns = body.get("annotation")
@@ -166,8 +195,9 @@ def _parse_webhook(body: Any) -> WebhookEvent:
             anns, tasks = [anns], [tasks]
         if not isinstance(tasks, list):
             tasks = [tasks] * len(anns)
-        by_id = {t.get("id"): t for t in tasks
-                 if isinstance(t, Mapping) and isinstance(t.get("id"), int)}
+        by_id = {
+            t.get("id"): t for t in tasks if isinstance(t, Mapping) and isinstance(t.get("id"), int)
+        }
         rows, task_data, meta = [], [], {}
         for i, ann in enumerate(anns):
             where = "annotation" if len(anns) == 1 else f"annotation[{i}]"
@@ -176,24 +206,38 @@ def _parse_webhook(body: Any) -> WebhookEvent:
                 pid = project_id(ann.get("project"), f"{where}.project")
             ref = ann.get("task")
             task = (by_id.get(ref) if isinstance(ref, int) else None) or (
-                tasks[i] if i < len(tasks) else None)
-            row = annotation_row(ann, task if isinstance(task, Mapping) else None, pid,
-                                 label_config, where)
+                tasks[i] if i < len(tasks) else None
+            )
+            row = annotation_row(
+                ann, task if isinstance(task, Mapping) else None, pid, label_config, where
+            )
             rows.append(row)
             if isinstance(task, Mapping) and isinstance(task.get("data"), Mapping):
                 task_data.append((row.task, dict(task["data"])))
                 if isinstance(task.get("meta"), Mapping):
                     meta[row.task] = dict(task["meta"])
-        return WebhookEvent(action, pid, label_config, model_version, title, rows=tuple(rows),
-                            tasks=tuple(task_data), task_meta=meta)
+        return WebhookEvent(
+            action,
+            pid,
+            label_config,
+            model_version,
+            title,
+            rows=tuple(rows),
+            tasks=tuple(task_data),
+            task_meta=meta,
+        )
     if action in ("ANNOTATIONS_DELETED", "TASKS_DELETED"):
         key = "annotations" if action == "ANNOTATIONS_DELETED" else "tasks"
         items = body.get(key)
         if not isinstance(items, list):
-            raise InputError(f"{action} needs a list '{key}' of {{'id': ...}} objects, got "
-                             f"{type(items).__name__}.", fix=_FIX)
-        ids = tuple(as_int(_obj(x, f"{key}[{i}]").get("id"), f"{key}[{i}].id")
-                    for i, x in enumerate(items))
+            raise InputError(
+                f"{action} needs a list '{key}' of {{'id': ...}} objects, got "
+                f"{type(items).__name__}.",
+                fix=_FIX,
+            )
+        ids = tuple(
+            as_int(_obj(x, f"{key}[{i}]").get("id"), f"{key}[{i}].id") for i, x in enumerate(items)
+        )
         if action == "ANNOTATIONS_DELETED":
             return WebhookEvent(action, pid, label_config, model_version, title, deleted=ids)
         return WebhookEvent(action, pid, label_config, model_version, title, deleted_tasks=ids)
@@ -219,8 +263,11 @@ def parse_predict(body: Any) -> tuple[int | None, str | None, list[Mapping[str, 
     tasks = body.get("tasks")
     if not isinstance(tasks, list) or not tasks:
         raise InputError("The /predict body needs a non-empty list 'tasks'.", fix=_FIX)
-    bad = [i for i, t in enumerate(tasks) if not isinstance(t, Mapping)
-           or not isinstance(t.get("data"), Mapping)]
+    bad = [
+        i
+        for i, t in enumerate(tasks)
+        if not isinstance(t, Mapping) or not isinstance(t.get("data"), Mapping)
+    ]
     if bad:
         raise InputError(f"tasks {truncate(bad)} are not objects with a 'data' object.", fix=_FIX)
     project = body.get("project")

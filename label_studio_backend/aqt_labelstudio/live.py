@@ -23,11 +23,16 @@ from aqt.records import SCALAR_KINDS, value_from_json
 
 from aqt_labelstudio.store import Store
 
-__all__ = ["LEVEL_BY_KIND", "LiveAgreement", "item_agreements", "decode"]
+__all__ = ["LEVEL_BY_KIND", "LiveAgreement", "decode", "item_agreements"]
 
 #: the measurement level used for each kind of control
-LEVEL_BY_KIND = {"choice": "nominal", "binary": "nominal", "pairwise": "nominal",
-                 "rating": "ordinal", "number": "interval"}
+LEVEL_BY_KIND = {
+    "choice": "nominal",
+    "binary": "nominal",
+    "pairwise": "nominal",
+    "rating": "ordinal",
+    "number": "interval",
+}
 
 
 def decode(kind: str, value_json: str) -> Any:
@@ -57,11 +62,17 @@ def item_agreements(rows: list[tuple[str, str, str, str]], task: int) -> dict[st
 
 
 @dataclass
-class _Entry:
+class LiveEntry:
+    """One control's state, its kind, and the current value JSON per (item, annotator)."""
+
     state: Any
     kind: str
     watermark: int
     values: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def n_items(self) -> int:
+        return len({item for item, _ in self.values})
 
 
 class LiveAgreement:
@@ -69,11 +80,11 @@ class LiveAgreement:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._entries: dict[tuple[int, str], _Entry] = {}
+        self._entries: dict[tuple[int, str], LiveEntry] = {}
         self._lock = threading.Lock()
 
-    def state(self, project: int, control: str) -> tuple[Any, str] | None:
-        """(AgreementState, kind) current as of now, or None for a control with no values."""
+    def state(self, project: int, control: str) -> LiveEntry | None:
+        """The control's entry, current as of now, or None for a control with no values."""
         key = (project, control)
         with self._lock:
             entry = self._entries.get(key)
@@ -84,36 +95,43 @@ class LiveAgreement:
                 self._entries[key] = entry
             else:
                 self._catch_up(project, control, entry)
-            return entry.state, entry.kind
+            return entry
 
     def forget(self, project: int | None = None) -> None:
         with self._lock:
             for key in [k for k in self._entries if project is None or k[0] == project]:
                 del self._entries[key]
 
-    def _load(self, project: int, control: str) -> _Entry | None:
+    def _load(self, project: int, control: str) -> LiveEntry | None:
         with self.store.read() as c:
             watermark = c.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
-            rows = c.execute("SELECT task, annotator, kind, value FROM effective WHERE project=? "
-                             "AND control=? ORDER BY task, annotator", (project, control)).fetchall()
+            rows = c.execute(
+                "SELECT task, annotator, kind, value FROM effective WHERE project=? "
+                "AND control=? ORDER BY task, annotator",
+                (project, control),
+            ).fetchall()
         if not rows:
             return None
         kind = rows[0][2]
-        entry = _Entry(AgreementState(level=LEVEL_BY_KIND.get(kind, "nominal")), kind, watermark)
+        entry = LiveEntry(AgreementState(level=LEVEL_BY_KIND.get(kind, "nominal")), kind, watermark)
         for task, annotator, k, value in rows:
             self._set(entry, str(task), annotator, k, value)
         return entry
 
-    def _catch_up(self, project: int, control: str, entry: _Entry) -> None:
+    def _catch_up(self, project: int, control: str, entry: LiveEntry) -> None:
         rows = self.store.query(
             "SELECT seq, task, annotator, kind, value FROM changes WHERE project=? AND control=? "
-            "AND seq>? ORDER BY seq", (project, control, entry.watermark))
+            "AND seq>? ORDER BY seq",
+            (project, control, entry.watermark),
+        )
         for seq, task, annotator, kind, value in rows:
             self._set(entry, str(task), annotator, kind, value)
             entry.watermark = seq
 
     @staticmethod
-    def _set(entry: _Entry, item: str, annotator: str, kind: str | None, value: str | None) -> None:
+    def _set(
+        entry: LiveEntry, item: str, annotator: str, kind: str | None, value: str | None
+    ) -> None:
         key = (item, annotator)
         old = entry.values.get(key)
         if old == value:

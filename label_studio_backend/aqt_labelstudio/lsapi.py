@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-
 from aqt.errors import AqtError
 
-__all__ = ["LabelStudioAPI", "LabelStudioError", "STATUS_FIELD"]
+__all__ = ["STATUS_FIELD", "LabelStudioAPI", "LabelStudioError"]
 
 STATUS_FIELD = "aqt_status"
 
@@ -62,7 +61,8 @@ class LabelStudioAPI:
                 if r.status_code != 200:
                     raise LabelStudioError(
                         f"Label Studio refused the personal access token (HTTP {r.status_code}).",
-                        fix="Create a new token in Account & Settings and set LABEL_STUDIO_API_KEY.")
+                        fix="Create a new token in Account & Settings and set LABEL_STUDIO_API_KEY.",
+                    )
                 self._access = (r.json()["access"], time.monotonic() + 240.0)
             return {"Authorization": f"Bearer {self._access[0]}"}
 
@@ -73,7 +73,8 @@ class LabelStudioAPI:
         if r.status_code >= 400:
             raise LabelStudioError(
                 f"Label Studio answered {method} {path} with HTTP {r.status_code}: {r.text[:200]}",
-                fix="Check LABEL_STUDIO_URL, the API key's permissions, and the Label Studio log.")
+                fix="Check LABEL_STUDIO_URL, the API key's permissions, and the Label Studio log.",
+            )
         if not r.content:
             return None
         try:
@@ -90,8 +91,16 @@ class LabelStudioAPI:
         page = 1
         while True:
             try:
-                doc = self.request("GET", "/api/tasks/", params={
-                    "project": project, "fields": "all", "page": page, "page_size": page_size})
+                doc = self.request(
+                    "GET",
+                    "/api/tasks/",
+                    params={
+                        "project": project,
+                        "fields": "all",
+                        "page": page,
+                        "page_size": page_size,
+                    },
+                )
             except LabelStudioError as exc:
                 if page > 1 and "404" in str(exc):
                     return  # past the last page

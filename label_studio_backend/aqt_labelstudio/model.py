@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from aqt.fileio import atomic_write
 from aqt.records import natural_key
 
@@ -26,8 +25,8 @@ __all__ = [
     "TextModel",
     "choices_controls",
     "majority_labels",
-    "train_model",
     "task_text",
+    "train_model",
 ]
 
 
@@ -49,8 +48,13 @@ def choices_controls(label_config: str | None) -> list[ChoicesControl]:
         root = ET.fromstring(label_config)
     except ET.ParseError:
         return []
-    objects = {el.get("name"): el.get("value", "") for el in root.iter() if el.get("value")
-               and el.get("name") and el.tag.lower() in ("text", "hypertext", "paragraphs")}
+    objects = {
+        el.get("name"): el.get("value", "")
+        for el in root.iter()
+        if el.get("value")
+        and el.get("name")
+        and el.tag.lower() in ("text", "hypertext", "paragraphs")
+    }
     out = []
     for el in root.iter():
         if el.tag.lower() != "choices" or not el.get("name"):
@@ -60,8 +64,11 @@ def choices_controls(label_config: str | None) -> list[ChoicesControl]:
         to_name = (el.get("toName") or "").split(",")[0]
         ref = objects.get(to_name, "")
         key = ref[1:] if ref.startswith("$") else None
-        choices = tuple(c.get("value") for c in el.iter() if c.tag.lower() == "choice"
-                        and c.get("value") is not None)
+        choices = tuple(
+            c.get("value")
+            for c in el.iter()
+            if c.tag.lower() == "choice" and c.get("value") is not None
+        )
         out.append(ChoicesControl(el.get("name"), to_name, choices, key))
     return out
 
@@ -119,14 +126,21 @@ class TextModel:
         for row in probs:
             k = int(np.argmax(row))  # ties: the first label in natural order
             score = float(row[k])
-            out.append({
-                "model_version": model_version,
-                "score": score,
-                "result": [{
-                    "from_name": self.control.name, "to_name": self.control.to_name,
-                    "type": "choices", "value": {"choices": [self.labels[k]]}, "score": score,
-                }],
-            })
+            out.append(
+                {
+                    "model_version": model_version,
+                    "score": score,
+                    "result": [
+                        {
+                            "from_name": self.control.name,
+                            "to_name": self.control.to_name,
+                            "type": "choices",
+                            "value": {"choices": [self.labels[k]]},
+                            "score": score,
+                        }
+                    ],
+                }
+            )
         return out
 
     def save(self, path) -> None:
@@ -139,8 +153,9 @@ class TextModel:
             return pickle.load(fh)  # our own file in AQT_DATA_DIR
 
 
-def train_model(control: ChoicesControl, texts: Sequence[str], labels: Sequence[str], *,
-                seed: int = 0) -> TextModel:
+def train_model(
+    control: ChoicesControl, texts: Sequence[str], labels: Sequence[str], *, seed: int = 0
+) -> TextModel:
     """Fit TF-IDF (word 1-2 grams, sublinear tf) + logistic regression; a prior below 2 classes."""
     classes = sorted(set(labels), key=natural_key)
     if not classes:

@@ -33,7 +33,7 @@ from aqt_labelstudio.model import (
 from aqt_labelstudio.settings import Settings
 from aqt_labelstudio.store import Store, Tx
 
-__all__ = ["Backend", "NEEDS", "ADJUDICATED", "OK"]
+__all__ = ["ADJUDICATED", "NEEDS", "OK", "Backend"]
 
 log = logging.getLogger("aqt.backend")
 
@@ -62,16 +62,26 @@ class Backend:
         """Apply one webhook event in one transaction; returns counts for the answer."""
         if ev.action == "START_TRAINING" and ev.project is not None:
             with self.store.write() as tx:
-                tx.upsert_project(ev.project, label_config=ev.label_config, title=ev.title,
-                                  model_version=ev.model_version)
-                tx.c.execute("UPDATE projects SET label_changed_at=0 WHERE project=?", (ev.project,))
+                tx.upsert_project(
+                    ev.project,
+                    label_config=ev.label_config,
+                    title=ev.title,
+                    model_version=ev.model_version,
+                )
+                tx.c.execute(
+                    "UPDATE projects SET label_changed_at=0 WHERE project=?", (ev.project,)
+                )
             return {"status": "ok", "action": ev.action, "changed": 0}
         if ev.project is None:
             return {"status": "ignored", "action": ev.action}
         changed = 0
         with self.store.write() as tx:
-            tx.upsert_project(ev.project, label_config=ev.label_config,
-                              model_version=ev.model_version, title=ev.title)
+            tx.upsert_project(
+                ev.project,
+                label_config=ev.label_config,
+                model_version=ev.model_version,
+                title=ev.title,
+            )
             for tid, data in ev.tasks:
                 tx.upsert_task(ev.project, tid, data)
             gt_tasks = {r.task for r in ev.rows if r.ground_truth and not r.cancelled}
@@ -81,8 +91,13 @@ class Backend:
             deleted = list(ev.deleted)
             if ev.deleted_tasks:
                 marks = ",".join("?" * len(ev.deleted_tasks))
-                deleted += [r[0] for r in tx.c.execute(
-                    f"SELECT annotation FROM annotations WHERE task IN ({marks})", ev.deleted_tasks)]
+                deleted += [
+                    r[0]
+                    for r in tx.c.execute(
+                        f"SELECT annotation FROM annotations WHERE task IN ({marks})",
+                        ev.deleted_tasks,
+                    )
+                ]
                 tx.c.execute(f"DELETE FROM flags WHERE task IN ({marks})", ev.deleted_tasks)
             changed += len(tx.delete_annotations(deleted))
             self._update_flags(tx, {t for _, t in tx.touched})
@@ -94,8 +109,9 @@ class Backend:
     def _update_flags(self, tx: Tx, tasks: set[int]) -> None:
         threshold = self.settings.thresholds.item_agreement
         for task in sorted(tasks):
-            project = tx.c.execute("SELECT project FROM annotations WHERE task=? LIMIT 1",
-                                   (task,)).fetchone()
+            project = tx.c.execute(
+                "SELECT project FROM annotations WHERE task=? LIMIT 1", (task,)
+            ).fetchone()
             current = tx.flag(task)
             scores = item_agreements(tx.task_effective(task), task)
             if current and current[0] == ADJUDICATED:
@@ -106,8 +122,13 @@ class Backend:
                 continue
             control, worst = min(scores.items(), key=lambda kv: (kv[1], kv[0]))
             status = NEEDS if worst < threshold else OK
-            tx.set_flag(project[0] if project else current_project(tx, task), task, status,
-                        control=control, item_agreement=worst)
+            tx.set_flag(
+                project[0] if project else current_project(tx, task),
+                task,
+                status,
+                control=control,
+                item_agreement=worst,
+            )
 
     def _adjudicate(self, tx: Tx, row, before: tuple | None, meta: dict | None) -> None:
         now = tx.flag(row.task)
@@ -122,27 +143,51 @@ class Backend:
             for c, annotator, _, v in seen:
                 if c == control:
                     versions[v].append(annotator)
-            decisions.append(Decision(
-                item=str(row.task), kind=kind, decision=decode(kind, value),
-                adjudicator=row.annotator, time=int(row.updated_at or time.time()),
-                versions_seen=tuple(Version(decode(kind, v), tuple(sorted(a)))
-                                    for v, a in sorted(versions.items())),
-                guideline_version=str(guideline) if guideline is not None else None,
-                extra={"project": row.project, "task": row.task, "annotation": row.annotation,
-                       "control": control},
-            ).to_dict())
-        tx.log_adjudication({
-            "project": row.project, "task": row.task, "annotation": row.annotation,
-            "adjudicator": row.annotator, "decision": decisions,
-            "seen": [{"control": c, "annotator": a, "value": value_to_json(decode(k, v))}
-                     for c, a, k, v in seen],
-            "guideline_version": str(guideline) if guideline is not None else None,
-            "decided_at": row.updated_at,
-        })
-        flagged = tx.c.execute("SELECT control, item_agreement FROM flags WHERE task=?",
-                               (row.task,)).fetchone()
-        tx.set_flag(row.project, row.task, ADJUDICATED, control=flagged[0] if flagged else None,
-                    item_agreement=flagged[1] if flagged else None)
+            decisions.append(
+                Decision(
+                    item=str(row.task),
+                    kind=kind,
+                    decision=decode(kind, value),
+                    adjudicator=row.annotator,
+                    time=int(row.updated_at or time.time()),
+                    versions_seen=tuple(
+                        Version(decode(kind, v), tuple(sorted(a)))
+                        for v, a in sorted(versions.items())
+                    ),
+                    guideline_version=str(guideline) if guideline is not None else None,
+                    extra={
+                        "project": row.project,
+                        "task": row.task,
+                        "annotation": row.annotation,
+                        "control": control,
+                    },
+                ).to_dict()
+            )
+        tx.log_adjudication(
+            {
+                "project": row.project,
+                "task": row.task,
+                "annotation": row.annotation,
+                "adjudicator": row.annotator,
+                "decision": decisions,
+                "seen": [
+                    {"control": c, "annotator": a, "value": value_to_json(decode(k, v))}
+                    for c, a, k, v in seen
+                ],
+                "guideline_version": str(guideline) if guideline is not None else None,
+                "decided_at": row.updated_at,
+            }
+        )
+        flagged = tx.c.execute(
+            "SELECT control, item_agreement FROM flags WHERE task=?", (row.task,)
+        ).fetchone()
+        tx.set_flag(
+            row.project,
+            row.task,
+            ADJUDICATED,
+            control=flagged[0] if flagged else None,
+            item_agreement=flagged[1] if flagged else None,
+        )
 
     @staticmethod
     def store_task_data(tx: Tx, task: int) -> dict | None:
@@ -155,31 +200,48 @@ class Backend:
         th = self.settings.thresholds
         controls = {}
         for control, kind in self.store.controls(project):
-            got = self.live.state(project, control) if kind in _LIVE_KINDS else None
-            if got is None:
-                controls[control] = {"kind": kind, "live": False, "metrics": None,
-                                     "reason": f"{kind} controls are reported in the HTML report"}
+            entry = self.live.state(project, control) if kind in _LIVE_KINDS else None
+            if entry is None:
+                controls[control] = {
+                    "kind": kind,
+                    "live": False,
+                    "metrics": None,
+                    "reason": f"{kind} controls are reported in the HTML report",
+                }
                 continue
-            state, kind = got
-            st, labels, annotators = state.stats()
+            state = entry.state
+            _, labels, annotators = state.stats()
             per_annotator = state.annotator_agreement()
             below = sorted(
-                (a for a, d in per_annotator.items()
-                 if d["n_items"] >= th.min_shared_items and d["cohen_kappa"] is not None
-                 and d["cohen_kappa"] < th.annotator_kappa),
-                key=lambda a: (per_annotator[a]["cohen_kappa"], a))
+                (
+                    a
+                    for a, d in per_annotator.items()
+                    if d["n_items"] >= th.min_shared_items
+                    and d["cohen_kappa"] is not None
+                    and d["cohen_kappa"] < th.annotator_kappa
+                ),
+                key=lambda a: (per_annotator[a]["cohen_kappa"], a),
+            )
             controls[control] = {
-                "kind": kind, "live": True, "level": state.level,
-                "n_items": len(state._items), "n_annotators": len(annotators),
-                "n_annotations": int(sum(len(j) for j in state._items.values())),
-                "categories": labels, "metrics": state.metrics(),
-                "annotators": per_annotator, "annotators_below_threshold": below,
+                "kind": entry.kind,
+                "live": True,
+                "level": state.level,
+                "n_items": entry.n_items,
+                "n_annotators": len(annotators),
+                "n_annotations": len(entry.values),
+                "categories": labels,
+                "metrics": state.metrics(),
+                "annotators": per_annotator,
+                "annotators_below_threshold": below,
             }
         flags = self.store.flags(project)
         return {
             "project": project,
-            "thresholds": {"item_agreement": th.item_agreement, "annotator_kappa": th.annotator_kappa,
-                           "min_shared_items": th.min_shared_items},
+            "thresholds": {
+                "item_agreement": th.item_agreement,
+                "annotator_kappa": th.annotator_kappa,
+                "min_shared_items": th.min_shared_items,
+            },
             "controls": controls,
             "needs_adjudication": [f["task"] for f in flags if f["status"] == NEEDS],
             "adjudicated": [f["task"] for f in flags if f["status"] == ADJUDICATED],
@@ -193,13 +255,24 @@ class Backend:
         rows = self.store.query(
             "SELECT e.task, e.annotator, e.kind, e.value, e.control, e.annotation, t.data "
             "FROM effective e LEFT JOIN tasks t ON t.task=e.task WHERE e.project=? "
-            "ORDER BY e.task, e.control, e.annotator", (project,))
+            "ORDER BY e.task, e.control, e.annotator",
+            (project,),
+        )
         records = []
         for task, annotator, kind, value, control, aid, data in rows:
             text = json.loads(data).get("text") if data else None
-            records.append(Annotation(str(task), annotator, decode(kind, value), kind, control,
-                                      source="labelstudio", annotation_id=str(aid),
-                                      text=text if isinstance(text, str) else None))
+            records.append(
+                Annotation(
+                    str(task),
+                    annotator,
+                    decode(kind, value),
+                    kind,
+                    control,
+                    source="labelstudio",
+                    annotation_id=str(aid),
+                    text=text if isinstance(text, str) else None,
+                )
+            )
         return AnnotationTable.from_records(records)
 
     # ================================================================== predictions
@@ -226,8 +299,12 @@ class Backend:
             log.warning("could not read project %s from Label Studio: %s", project, exc)
             return
         with self.store.write() as tx:
-            tx.upsert_project(project, label_config=p.get("label_config"),
-                              model_version=p.get("model_version") or None, title=p.get("title"))
+            tx.upsert_project(
+                project,
+                label_config=p.get("label_config"),
+                model_version=p.get("model_version") or None,
+                title=p.get("title"),
+            )
 
     def model(self, project: int, control: ChoicesControl) -> TextModel:
         key = (project, control.name)
@@ -235,8 +312,11 @@ class Backend:
         cached = self.models.get(key)
         if cached is None or now - self._model_check.get(key, 0.0) > 1.0:
             self._model_check[key] = now
-            row = self.store.query("SELECT revision, path FROM models WHERE project=? AND control=? "
-                                   "ORDER BY revision DESC LIMIT 1", (project, control.name))
+            row = self.store.query(
+                "SELECT revision, path FROM models WHERE project=? AND control=? "
+                "ORDER BY revision DESC LIMIT 1",
+                (project, control.name),
+            )
             if row and (cached is None or cached.revision != row[0][0]):
                 try:
                     cached = TextModel.load(row[0][1])
@@ -248,8 +328,9 @@ class Backend:
             self.models[key] = cached
         return cached
 
-    def predict(self, project: int | None, label_config: str | None,
-                tasks: list[dict]) -> list[dict[str, Any]]:
+    def predict(
+        self, project: int | None, label_config: str | None, tasks: list[dict]
+    ) -> list[dict[str, Any]]:
         config = self.label_config(project, label_config)
         version = self.model_version(project)
         controls = choices_controls(config)
@@ -266,15 +347,19 @@ class Backend:
         with self.store.read() as c:
             seq = c.execute("SELECT label_seq FROM projects WHERE project=?", (project,)).fetchone()
             votes: dict[int, list[str]] = defaultdict(list)
-            for task, value in c.execute("SELECT task, value FROM effective WHERE project=? AND "
-                                         "control=? AND kind='choice'", (project, control.name)):
+            for task, value in c.execute(
+                "SELECT task, value FROM effective WHERE project=? AND control=? AND kind='choice'",
+                (project, control.name),
+            ):
                 votes[task].append(json.loads(value))
             gold = {}
             for task, value in c.execute(
-                    "SELECT a.task, j.value FROM judgements j JOIN annotations a ON "
-                    "a.annotation=j.annotation WHERE a.project=? AND j.control=? AND "
-                    "a.ground_truth=1 AND a.cancelled=0 AND j.kind='choice' "
-                    "ORDER BY a.updated_at", (project, control.name)):
+                "SELECT a.task, j.value FROM judgements j JOIN annotations a ON "
+                "a.annotation=j.annotation WHERE a.project=? AND j.control=? AND "
+                "a.ground_truth=1 AND a.cancelled=0 AND j.kind='choice' "
+                "ORDER BY a.updated_at",
+                (project, control.name),
+            ):
                 gold[task] = json.loads(value)
             targets = majority_labels(votes, gold)
             data = dict(c.execute("SELECT task, data FROM tasks WHERE project=?", (project,)))
@@ -300,17 +385,22 @@ def _empty():
     return np.zeros(0)
 
 
-def reconcile_rows(project: int, label_config: str | None, tasks: list[dict]) -> tuple[list, list[str]]:
+def reconcile_rows(
+    project: int, label_config: str | None, tasks: list[dict]
+) -> tuple[list, list[str]]:
     """Annotation rows of a Label Studio task listing; problems are collected, not raised."""
     rows, problems = [], []
     for task in tasks:
         for i, ann in enumerate(task.get("annotations") or []):
             try:
-                rows.append(annotation_row(ann, task, project, label_config,
-                                           f"task {task.get('id')} annotation {i}"))
+                rows.append(
+                    annotation_row(
+                        ann, task, project, label_config, f"task {task.get('id')} annotation {i}"
+                    )
+                )
             except AqtError as exc:
                 problems.append(exc.message)
     return rows, problems
 
 
-__all__ += ["reconcile_rows", "STATUS_FIELD"]
+__all__ += ["STATUS_FIELD", "reconcile_rows"]

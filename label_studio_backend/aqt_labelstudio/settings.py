@@ -33,7 +33,7 @@ from typing import Any
 from aqt.config import Thresholds, load_thresholds, parse_set_options
 from aqt.errors import ConfigError
 
-__all__ = ["Settings", "SECRET_FIELDS"]
+__all__ = ["SECRET_FIELDS", "Settings"]
 
 #: fields whose values never appear in repr or logs
 SECRET_FIELDS = ("api_key", "basic_auth_password", "webhook_secret")
@@ -54,7 +54,9 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
             f"{name} must be a number, got {raw!r}.", fix=f"Set e.g. {name}={default:g}."
         ) from None
     if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}.", fix=f"Set e.g. {name}={default:g}.")
+        raise ConfigError(
+            f"{name} must not be negative, got {raw!r}.", fix=f"Set e.g. {name}={default:g}."
+        )
     return value
 
 
@@ -68,8 +70,9 @@ def parse_thresholds(raw: str | None) -> Thresholds:
             return load_thresholds(None, parse_set_options(p for p in text.split(",") if p.strip()))
         return load_thresholds(text)
     except ConfigError as exc:
-        raise ConfigError(f"AQT_THRESHOLDS={text!r}: {exc.message.replace(' in --set', '')}",
-                          fix=exc.fix) from None
+        raise ConfigError(
+            f"AQT_THRESHOLDS={text!r}: {exc.message.replace(' in --set', '')}", fix=exc.fix
+        ) from None
 
 
 @dataclass(frozen=True)

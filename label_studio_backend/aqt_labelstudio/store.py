@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Store", "Tx", "AnnotationRow", "DB_NAME"]
+__all__ = ["DB_NAME", "AnnotationRow", "Store", "Tx"]
 
 DB_NAME = "aqt-backend.sqlite3"
 
@@ -107,15 +107,25 @@ class Tx:
         self.touched: set[tuple[int, int]] = set()  # (project, task) whose effective values changed
 
     # ------------------------------------------------------------------ projects and tasks
-    def upsert_project(self, project: int, *, label_config: str | None = None,
-                       model_version: str | None = None, title: str | None = None) -> None:
-        row = self.c.execute("SELECT label_config, model_version, title FROM projects WHERE "
-                             "project=?", (project,)).fetchone()
+    def upsert_project(
+        self,
+        project: int,
+        *,
+        label_config: str | None = None,
+        model_version: str | None = None,
+        title: str | None = None,
+    ) -> None:
+        row = self.c.execute(
+            "SELECT label_config, model_version, title FROM projects WHERE project=?", (project,)
+        ).fetchone()
         if row is None:
             self.c.execute("INSERT INTO projects(project) VALUES (?)", (project,))
             row = (None, None, None)
-        for column, value, old in (("label_config", label_config, row[0]),
-                                   ("model_version", model_version, row[1]), ("title", title, row[2])):
+        for column, value, old in (
+            ("label_config", label_config, row[0]),
+            ("model_version", model_version, row[1]),
+            ("title", title, row[2]),
+        ):
             if value is not None and value != old:
                 self.c.execute(f"UPDATE projects SET {column}=? WHERE project=?", (value, project))
 
@@ -137,20 +147,31 @@ class Tx:
             return False
         old = c.execute(
             "SELECT project, task, annotator, ground_truth, cancelled, updated_at FROM annotations "
-            "WHERE annotation=?", (row.annotation,)).fetchone()
-        old_j = tuple(c.execute(
-            "SELECT control, kind, value FROM judgements WHERE annotation=? ORDER BY control",
-            (row.annotation,)).fetchall())
+            "WHERE annotation=?",
+            (row.annotation,),
+        ).fetchone()
+        old_j = tuple(
+            c.execute(
+                "SELECT control, kind, value FROM judgements WHERE annotation=? ORDER BY control",
+                (row.annotation,),
+            ).fetchall()
+        )
         new_j = tuple(sorted(row.judgements))
         new_head = (row.project, row.task, row.annotator, int(row.ground_truth), int(row.cancelled))
         if old is not None:
-            if (not authoritative and old[5] is not None and row.updated_at is not None
-                    and row.updated_at < old[5]):
+            if (
+                not authoritative
+                and old[5] is not None
+                and row.updated_at is not None
+                and row.updated_at < old[5]
+            ):
                 return False  # an older state arriving late
             if tuple(old[:5]) == new_head and old_j == new_j:
                 if row.updated_at is not None and row.updated_at != old[5]:
-                    c.execute("UPDATE annotations SET updated_at=? WHERE annotation=?",
-                              (row.updated_at, row.annotation))
+                    c.execute(
+                        "UPDATE annotations SET updated_at=? WHERE annotation=?",
+                        (row.updated_at, row.annotation),
+                    )
                 return False
         c.execute(
             "INSERT OR REPLACE INTO annotations(annotation, project, task, annotator, ground_truth, "
@@ -158,8 +179,10 @@ class Tx:
             (row.annotation, *new_head, row.updated_at, time.time()),
         )
         c.execute("DELETE FROM judgements WHERE annotation=?", (row.annotation,))
-        c.executemany("INSERT INTO judgements(annotation, control, kind, value) VALUES (?,?,?,?)",
-                      [(row.annotation, *j) for j in new_j])
+        c.executemany(
+            "INSERT INTO judgements(annotation, control, kind, value) VALUES (?,?,?,?)",
+            [(row.annotation, *j) for j in new_j],
+        )
         keys = {(row.project, ctl, row.task, row.annotator) for ctl, _, _ in new_j}
         if old is not None:
             keys |= {(old[0], ctl, old[1], old[2]) for ctl, _, _ in old_j}
@@ -171,14 +194,18 @@ class Tx:
         c = self.c
         removed = []
         for aid in ids:
-            c.execute("INSERT OR IGNORE INTO tombstones(annotation, deleted_at) VALUES (?,?)",
-                      (aid, time.time()))
-            old = c.execute("SELECT project, task, annotator FROM annotations WHERE annotation=?",
-                            (aid,)).fetchone()
+            c.execute(
+                "INSERT OR IGNORE INTO tombstones(annotation, deleted_at) VALUES (?,?)",
+                (aid, time.time()),
+            )
+            old = c.execute(
+                "SELECT project, task, annotator FROM annotations WHERE annotation=?", (aid,)
+            ).fetchone()
             if old is None:
                 continue
-            controls = [r[0] for r in c.execute(
-                "SELECT control FROM judgements WHERE annotation=?", (aid,))]
+            controls = [
+                r[0] for r in c.execute("SELECT control FROM judgements WHERE annotation=?", (aid,))
+            ]
             c.execute("DELETE FROM judgements WHERE annotation=?", (aid,))
             c.execute("DELETE FROM annotations WHERE annotation=?", (aid,))
             self._refresh({(old[0], ctl, old[1], old[2]) for ctl in controls})
@@ -194,47 +221,80 @@ class Tx:
                 "ON a.annotation=j.annotation WHERE a.project=? AND a.task=? AND a.annotator=? "
                 "AND j.control=? AND a.ground_truth=0 AND a.cancelled=0 "
                 "ORDER BY COALESCE(a.updated_at, 0) DESC, a.annotation DESC LIMIT 1",
-                (project, task, annotator, control)).fetchone()
+                (project, task, annotator, control),
+            ).fetchone()
             cur = c.execute(
                 "SELECT kind, value, annotation FROM effective WHERE project=? AND control=? AND "
-                "task=? AND annotator=?", (project, control, task, annotator)).fetchone()
+                "task=? AND annotator=?",
+                (project, control, task, annotator),
+            ).fetchone()
             if (best and cur and best[:2] == cur[:2]) or (best is None and cur is None):
                 if best and cur and best[2] != cur[2]:
-                    c.execute("UPDATE effective SET annotation=? WHERE project=? AND control=? AND "
-                              "task=? AND annotator=?", (best[2], project, control, task, annotator))
+                    c.execute(
+                        "UPDATE effective SET annotation=? WHERE project=? AND control=? AND "
+                        "task=? AND annotator=?",
+                        (best[2], project, control, task, annotator),
+                    )
                 continue
             if best is None:
-                c.execute("DELETE FROM effective WHERE project=? AND control=? AND task=? AND "
-                          "annotator=?", (project, control, task, annotator))
+                c.execute(
+                    "DELETE FROM effective WHERE project=? AND control=? AND task=? AND "
+                    "annotator=?",
+                    (project, control, task, annotator),
+                )
             else:
-                c.execute("INSERT OR REPLACE INTO effective VALUES (?,?,?,?,?,?,?)",
-                          (project, control, task, annotator, best[0], best[1], best[2]))
-            cur = c.execute("INSERT INTO changes(project, control, task, annotator, kind, value) "
-                            "VALUES (?,?,?,?,?,?)",
-                            (project, control, task, annotator, best[0] if best else None,
-                             best[1] if best else None))
-            c.execute("UPDATE projects SET label_seq=?, label_changed_at=? WHERE project=?",
-                      (cur.lastrowid, time.time(), project))
+                c.execute(
+                    "INSERT OR REPLACE INTO effective VALUES (?,?,?,?,?,?,?)",
+                    (project, control, task, annotator, best[0], best[1], best[2]),
+                )
+            cur = c.execute(
+                "INSERT INTO changes(project, control, task, annotator, kind, value) "
+                "VALUES (?,?,?,?,?,?)",
+                (
+                    project,
+                    control,
+                    task,
+                    annotator,
+                    best[0] if best else None,
+                    best[1] if best else None,
+                ),
+            )
+            c.execute(
+                "UPDATE projects SET label_seq=?, label_changed_at=? WHERE project=?",
+                (cur.lastrowid, time.time(), project),
+            )
             self.touched.add((project, task))
 
     # ------------------------------------------------------------------ reads inside the tx
     def task_effective(self, task: int) -> list[tuple[str, str, str, str]]:
         """(control, annotator, kind, value JSON) of one task, sorted."""
-        return self.c.execute("SELECT control, annotator, kind, value FROM effective WHERE task=? "
-                              "ORDER BY control, annotator", (task,)).fetchall()
+        return self.c.execute(
+            "SELECT control, annotator, kind, value FROM effective WHERE task=? "
+            "ORDER BY control, annotator",
+            (task,),
+        ).fetchall()
 
     def flag(self, task: int) -> tuple[str, str | None] | None:
         row = self.c.execute("SELECT status, synced FROM flags WHERE task=?", (task,)).fetchone()
         return (row[0], row[1]) if row else None
 
-    def set_flag(self, project: int, task: int, status: str, *, control: str | None = None,
-                 item_agreement: float | None = None, synced: str | None = None) -> None:
+    def set_flag(
+        self,
+        project: int,
+        task: int,
+        status: str,
+        *,
+        control: str | None = None,
+        item_agreement: float | None = None,
+        synced: str | None = None,
+    ) -> None:
         self.c.execute(
             "INSERT INTO flags(task, project, status, control, item_agreement, updated_at) "
             "VALUES (?,?,?,?,?,?) ON CONFLICT(task) DO UPDATE SET status=excluded.status, "
             "control=excluded.control, item_agreement=excluded.item_agreement, "
             "updated_at=excluded.updated_at",
-            (task, project, status, control, item_agreement, time.time()))
+            (task, project, status, control, item_agreement, time.time()),
+        )
         if synced is not None:
             self.c.execute("UPDATE flags SET synced=? WHERE task=?", (synced, task))
 
@@ -242,9 +302,18 @@ class Tx:
         cur = self.c.execute(
             "INSERT OR IGNORE INTO adjudications(project, task, annotation, adjudicator, decision, "
             "seen, guideline_version, decided_at, logged_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (record["project"], record["task"], record["annotation"], record["adjudicator"],
-             json.dumps(record["decision"], sort_keys=True), json.dumps(record["seen"], sort_keys=True),
-             record.get("guideline_version"), record.get("decided_at"), time.time()))
+            (
+                record["project"],
+                record["task"],
+                record["annotation"],
+                record["adjudicator"],
+                json.dumps(record["decision"], sort_keys=True),
+                json.dumps(record["seen"], sort_keys=True),
+                record.get("guideline_version"),
+                record.get("decided_at"),
+                time.time(),
+            ),
+        )
         return cur.rowcount == 1
 
 
@@ -311,12 +380,22 @@ class Store:
 
     # ------------------------------------------------------------------ convenience reads
     def project(self, project: int) -> dict[str, Any] | None:
-        rows = self.query("SELECT project, label_config, model_version, title, label_seq, "
-                          "label_changed_at, reconciled_at FROM projects WHERE project=?", (project,))
+        rows = self.query(
+            "SELECT project, label_config, model_version, title, label_seq, "
+            "label_changed_at, reconciled_at FROM projects WHERE project=?",
+            (project,),
+        )
         if not rows:
             return None
-        keys = ("project", "label_config", "model_version", "title", "label_seq",
-                "label_changed_at", "reconciled_at")
+        keys = (
+            "project",
+            "label_config",
+            "model_version",
+            "title",
+            "label_seq",
+            "label_changed_at",
+            "reconciled_at",
+        )
         return dict(zip(keys, rows[0]))
 
     def projects(self) -> list[int]:
@@ -324,21 +403,40 @@ class Store:
 
     def controls(self, project: int) -> list[tuple[str, str]]:
         """(control, kind) pairs that have effective values in ``project``."""
-        return self.query("SELECT DISTINCT control, kind FROM effective WHERE project=? "
-                          "ORDER BY control", (project,))
+        return self.query(
+            "SELECT DISTINCT control, kind FROM effective WHERE project=? ORDER BY control",
+            (project,),
+        )
 
     def flags(self, project: int, status: str | None = None) -> list[dict[str, Any]]:
-        sql = ("SELECT task, status, control, item_agreement, synced FROM flags WHERE project=?"
-               + (" AND status=?" if status else "") + " ORDER BY task")
+        sql = (
+            "SELECT task, status, control, item_agreement, synced FROM flags WHERE project=?"
+            + (" AND status=?" if status else "")
+            + " ORDER BY task"
+        )
         rows = self.query(sql, (project, status) if status else (project,))
-        return [dict(zip(("task", "status", "control", "item_agreement", "synced"), r)) for r in rows]
+        return [
+            dict(zip(("task", "status", "control", "item_agreement", "synced"), r)) for r in rows
+        ]
 
     def adjudications(self, project: int) -> list[dict[str, Any]]:
         rows = self.query(
             "SELECT id, project, task, annotation, adjudicator, decision, seen, guideline_version, "
-            "decided_at, logged_at FROM adjudications WHERE project=? ORDER BY id", (project,))
-        keys = ("id", "project", "task", "annotation", "adjudicator", "decision", "seen",
-                "guideline_version", "decided_at", "logged_at")
+            "decided_at, logged_at FROM adjudications WHERE project=? ORDER BY id",
+            (project,),
+        )
+        keys = (
+            "id",
+            "project",
+            "task",
+            "annotation",
+            "adjudicator",
+            "decision",
+            "seen",
+            "guideline_version",
+            "decided_at",
+            "logged_at",
+        )
         out = []
         for r in rows:
             d = dict(zip(keys, r))
@@ -352,8 +450,10 @@ class Store:
         return json.loads(rows[0][0]) if rows else None
 
     def annotation_ids(self, project: int) -> set[int]:
-        return {r[0] for r in self.query("SELECT annotation FROM annotations WHERE project=?",
-                                         (project,))}
+        return {
+            r[0]
+            for r in self.query("SELECT annotation FROM annotations WHERE project=?", (project,))
+        }
 
     def acquire_lease(self, project: int, owner: str, seconds: float) -> bool:
         """Training lease: at most one process trains a project at a time."""
@@ -362,13 +462,17 @@ class Store:
             cur = tx.c.execute(
                 "UPDATE projects SET lease_owner=?, lease_until=? WHERE project=? AND "
                 "(lease_until IS NULL OR lease_until<? OR lease_owner=?)",
-                (owner, now + seconds, project, now, owner))
+                (owner, now + seconds, project, now, owner),
+            )
             return cur.rowcount == 1
 
     def release_lease(self, project: int, owner: str) -> None:
         with self.write() as tx:
-            tx.c.execute("UPDATE projects SET lease_owner=NULL, lease_until=NULL WHERE project=? "
-                         "AND lease_owner=?", (project, owner))
+            tx.c.execute(
+                "UPDATE projects SET lease_owner=NULL, lease_until=NULL WHERE project=? "
+                "AND lease_owner=?",
+                (project, owner),
+            )
 
     def claim_flag_syncs(self, owner: str, limit: int = 50, seconds: float = 60.0) -> list[dict]:
         """Flags whose status Label Studio does not know yet, claimed for ``seconds``."""
@@ -376,13 +480,18 @@ class Store:
         with self.write() as tx:
             rows = tx.c.execute(
                 "SELECT task, project, status FROM flags WHERE status IS NOT COALESCE(synced, 'ok') "
-                "AND (sync_until IS NULL OR sync_until<?) ORDER BY task LIMIT ?", (now, limit)
+                "AND (sync_until IS NULL OR sync_until<?) ORDER BY task LIMIT ?",
+                (now, limit),
             ).fetchall()
-            tx.c.executemany("UPDATE flags SET sync_owner=?, sync_until=? WHERE task=?",
-                             [(owner, now + seconds, r[0]) for r in rows])
+            tx.c.executemany(
+                "UPDATE flags SET sync_owner=?, sync_until=? WHERE task=?",
+                [(owner, now + seconds, r[0]) for r in rows],
+            )
         return [{"task": r[0], "project": r[1], "status": r[2]} for r in rows]
 
     def mark_synced(self, task: int, status: str) -> None:
         with self.write() as tx:
-            tx.c.execute("UPDATE flags SET synced=?, sync_owner=NULL, sync_until=NULL WHERE task=?",
-                         (status, task))
+            tx.c.execute(
+                "UPDATE flags SET synced=?, sync_owner=NULL, sync_until=NULL WHERE task=?",
+                (status, task),
+            )

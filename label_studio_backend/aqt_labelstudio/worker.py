@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 import httpx
-
 from aqt.errors import AqtError
 
 from aqt_labelstudio.live import item_agreements
@@ -24,7 +23,7 @@ from aqt_labelstudio.lsapi import STATUS_FIELD
 from aqt_labelstudio.model import choices_controls, train_model
 from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
 
-__all__ = ["Worker", "sync_flags", "reconcile", "train_due", "train_project", "refresh_predictions"]
+__all__ = ["Worker", "reconcile", "refresh_predictions", "sync_flags", "train_due", "train_project"]
 
 log = logging.getLogger("aqt.backend")
 _ERRORS = (AqtError, httpx.HTTPError, OSError, ValueError, KeyError, TypeError)
@@ -74,21 +73,31 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
     live_ids = {r.annotation for r in rows}
     # cancelled annotations are listed too; reconcile_rows keeps them with cancelled=True
     with backend.store.write() as tx:
-        tx.upsert_project(project, label_config=config, title=info.get("title"),
-                          model_version=info.get("model_version") or None)
+        tx.upsert_project(
+            project,
+            label_config=config,
+            title=info.get("title"),
+            model_version=info.get("model_version") or None,
+        )
         for t in tasks:
             tx.upsert_task(project, int(t["id"]), dict(t.get("data") or {}))
         changed = 0
         for row in rows:
-            stone = tx.c.execute("SELECT deleted_at FROM tombstones WHERE annotation=?",
-                                 (row.annotation,)).fetchone()
+            stone = tx.c.execute(
+                "SELECT deleted_at FROM tombstones WHERE annotation=?", (row.annotation,)
+            ).fetchone()
             if stone and stone[0] >= started:
                 continue  # deleted after the listing began
             tx.c.execute("DELETE FROM tombstones WHERE annotation=?", (row.annotation,))
             changed += tx.upsert_annotation(row)
-        gone = [r[0] for r in tx.c.execute(
-            "SELECT annotation FROM annotations WHERE project=? AND received_at<?", (project, started))
-            if r[0] not in live_ids]
+        gone = [
+            r[0]
+            for r in tx.c.execute(
+                "SELECT annotation FROM annotations WHERE project=? AND received_at<?",
+                (project, started),
+            )
+            if r[0] not in live_ids
+        ]
         removed = tx.delete_annotations(gone)
         in_ls = {int(t["id"]): (t.get("data") or {}).get(STATUS_FIELD) for t in tasks}
         threshold = backend.settings.thresholds.item_agreement
@@ -100,11 +109,23 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
             else:
                 status = NEEDS if scores and min(scores.values()) < threshold else OK
             worst = min(scores.items(), key=lambda kv: (kv[1], kv[0])) if scores else (None, None)
-            tx.set_flag(project, task, status, control=worst[0], item_agreement=worst[1],
-                        synced=ls_status or OK)
+            tx.set_flag(
+                project,
+                task,
+                status,
+                control=worst[0],
+                item_agreement=worst[1],
+                synced=ls_status or OK,
+            )
         tx.c.execute("UPDATE projects SET reconciled_at=? WHERE project=?", (time.time(), project))
-    return {"project": project, "tasks": len(tasks), "annotations": len(rows), "changed": changed,
-            "removed": len(removed), "problems": problems[:10]}
+    return {
+        "project": project,
+        "tasks": len(tasks),
+        "annotations": len(rows),
+        "changed": changed,
+        "removed": len(removed),
+        "problems": problems[:10],
+    }
 
 
 def due_reconciles(backend: Backend) -> list[int]:
@@ -131,7 +152,8 @@ def train_due(backend: Backend, now: float | None = None) -> list[int]:
     rows = backend.store.query(
         "SELECT p.project, p.label_seq, p.label_changed_at, "
         "(SELECT COALESCE(MAX(m.label_seq), -1) FROM models m WHERE m.project=p.project) "
-        "FROM projects p WHERE p.label_config IS NOT NULL")
+        "FROM projects p WHERE p.label_config IS NOT NULL"
+    )
     due = []
     for project, seq, changed_at, trained in rows:
         if seq <= trained and changed_at != 0:
@@ -153,24 +175,40 @@ def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
             texts, labels, seq = backend.training_data(project, control)
             model = train_model(control, texts, labels)
             model.label_seq = seq
-            rev = backend.store.query("SELECT COALESCE(MAX(revision), 0) + 1 FROM models WHERE "
-                                      "project=? AND control=?", (project, control.name))[0][0]
+            rev = backend.store.query(
+                "SELECT COALESCE(MAX(revision), 0) + 1 FROM models WHERE project=? AND control=?",
+                (project, control.name),
+            )[0][0]
             model.revision = rev
             path = backend.store.data_dir / "models" / f"p{project}-{control.name}-r{rev}.pkl"
             model.save(path)
             with backend.store.write() as tx:
-                tx.c.execute("INSERT INTO models VALUES (?,?,?,?,?,?,?,?)",
-                             (project, control.name, rev, str(path), seq, len(labels),
-                              json.dumps(list(model.labels)), time.time()))
+                tx.c.execute(
+                    "INSERT INTO models VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        project,
+                        control.name,
+                        rev,
+                        str(path),
+                        seq,
+                        len(labels),
+                        json.dumps(list(model.labels)),
+                        time.time(),
+                    ),
+                )
             backend.models[(project, control.name)] = model  # this process serves it at once
             backend._model_check[(project, control.name)] = time.monotonic()
             out.append({"control": control.name, "revision": rev, "n_train": len(labels)})
         with backend.store.write() as tx:
             if not out:  # no single-choice control: remember these labels were seen
-                tx.c.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?,?)",
-                             (project, "", 0, None, info.get("label_seq", 0), 0, "[]", time.time()))
-            tx.c.execute("UPDATE projects SET label_changed_at=? WHERE project=? AND "
-                         "label_changed_at=0", (time.time(), project))
+                tx.c.execute(
+                    "INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?,?)",
+                    (project, "", 0, None, info.get("label_seq", 0), 0, "[]", time.time()),
+                )
+            tx.c.execute(
+                "UPDATE projects SET label_changed_at=? WHERE project=? AND label_changed_at=0",
+                (time.time(), project),
+            )
     finally:
         backend.store.release_lease(project, backend.owner)
     if out and backend.api is not None:
@@ -186,8 +224,9 @@ def refresh_predictions(backend: Backend, project: int) -> dict[str, int]:
     (model_version = the project's) into Label Studio, so Data Manager scores stay fresh."""
     backend.ensure_project(project)
     version = backend.model_version(project)
-    tasks = backend.store.query("SELECT task, data FROM tasks WHERE project=? ORDER BY task",
-                                (project,))
+    tasks = backend.store.query(
+        "SELECT task, data FROM tasks WHERE project=? ORDER BY task", (project,)
+    )
     if not tasks:
         return {"created": 0, "updated": 0}
     preds = backend.predict(project, None, [{"id": t, "data": json.loads(d)} for t, d in tasks])
@@ -201,10 +240,15 @@ def refresh_predictions(backend: Backend, project: int) -> dict[str, int]:
         if old is None:
             backend.api.create_prediction(task, pred)
             created += 1
-        elif (old.get("score") is None or pred["score"] is None
-              or abs(float(old["score"]) - pred["score"]) > 1e-6 or old.get("result") != pred["result"]):
-            backend.api.update_prediction(int(old["id"]), {"score": pred["score"],
-                                                           "result": pred["result"]})
+        elif (
+            old.get("score") is None
+            or pred["score"] is None
+            or abs(float(old["score"]) - pred["score"]) > 1e-6
+            or old.get("result") != pred["result"]
+        ):
+            backend.api.update_prediction(
+                int(old["id"]), {"score": pred["score"], "result": pred["result"]}
+            )
             updated += 1
     return {"created": created, "updated": updated}
 
@@ -239,7 +283,7 @@ class Worker:
                 sync_flags(self.backend)
             except _ERRORS as exc:
                 log.warning("background sync failed: %s", exc)
-            except Exception:  # noqa: BLE001 - a background thread must not die
+            except Exception:
                 log.exception("background sync crashed; retrying")
             self.wake.wait(self.interval)
             self.wake.clear()
@@ -251,6 +295,6 @@ class Worker:
                     train_project(self.backend, project)
             except _ERRORS as exc:
                 log.warning("background training failed: %s", exc)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("background training crashed; retrying")
             self.stop_event.wait(max(self.interval, 0.5))
