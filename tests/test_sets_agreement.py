@@ -200,6 +200,21 @@ def test_expected_disagreement_by_set_sizes_equals_all_pairs(seed, monkeypatch):
     )
 
 
+def test_many_labels_match_nltk():
+    # 70 labels: more than one int64 bitmask holds, so intersections take the other path
+    rng = np.random.default_rng(400)
+    labels = [f"tag{i}" for i in range(70)]
+    rows = random_rows(rng, n_items=50, n_annotators=3, labels=labels, p_label=0.03)
+    rows += [("i0", "c9", set(labels[:12])), ("i1", "c9", set(labels[5:20]))]  # a few big sets
+    out = set_agreement(table(rows))
+    assert out["krippendorff_alpha_masi"] == pytest.approx(
+        nltk_alpha(rows, masi_distance), abs=1e-12
+    )
+    assert out["krippendorff_alpha_jaccard"] == pytest.approx(
+        nltk_alpha(rows, jaccard_distance), abs=1e-12
+    )
+
+
 # ---------------------------------------------------------------- properties
 
 rows_strategy = st.lists(

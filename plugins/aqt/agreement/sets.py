@@ -204,6 +204,19 @@ def _delta(inter: np.ndarray, size_c: np.ndarray, size_k: np.ndarray, distance: 
     return 1.0 - jac * m
 
 
+def _cell_intersections(b: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """``|c & k|`` for each coincidence cell ``(c, k)``: popcounts of label bitmasks when the
+    labels fit one int64, else row products in blocks."""
+    if b.shape[1] <= 63 and hasattr(np, "bitwise_count"):
+        mask = b.astype(np.int64) @ (np.int64(1) << np.arange(b.shape[1], dtype=np.int64))
+        return np.bitwise_count(mask[cells[:, 0]] & mask[cells[:, 1]]).astype(np.float64)
+    parts = [
+        np.einsum("ij,ij->i", b[cells[lo : lo + _BLOCK, 0]], b[cells[lo : lo + _BLOCK, 1]])
+        for lo in range(0, len(cells), _BLOCK)
+    ]
+    return np.concatenate(parts)
+
+
 def _size_weights(b: np.ndarray, counts: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Weights ``W_st(i) = sum n_c n_k`` over pairs of distinct sets with ``|c| = s``, ``|k| = t``
     and ``|c & k| = i``, without visiting the ``V^2`` pairs.
@@ -239,7 +252,12 @@ def _size_weights(b: np.ndarray, counts: np.ndarray) -> tuple[list[np.ndarray], 
             inverse = np.zeros(len(subset_rows), dtype=np.int64)
             n_keys = 1
         else:
-            keys, inverse = np.unique(subset_rows, axis=0, return_inverse=True)
+            n_labels = b.shape[1]
+            if j * np.log2(max(n_labels, 2)) < 62:  # one int64 key per subset: faster than rows
+                key = subset_rows @ (n_labels ** np.arange(j, dtype=np.int64))
+                keys, inverse = np.unique(key, return_inverse=True)
+            else:
+                keys, inverse = np.unique(subset_rows, axis=0, return_inverse=True)
             inverse, n_keys = inverse.ravel(), len(keys)
         cells = inverse * len(size_values) + np.concatenate(columns)
         f = np.bincount(cells, weights=np.concatenate(weights), minlength=n_keys * len(size_values))
@@ -295,14 +313,7 @@ def _alphas_from_pairs(
             if b is None:
                 b = _indicator(values)
                 size = b.sum(axis=1)
-                cell_inter = np.concatenate(
-                    [
-                        np.einsum(
-                            "ij,ij->i", b[cells[lo : lo + _BLOCK, 0]], b[cells[lo : lo + _BLOCK, 1]]
-                        )
-                        for lo in range(0, len(cells), _BLOCK)
-                    ]
-                )
+                cell_inter = _cell_intersections(b, cells)
                 counts = np.rint(n_c).astype(np.int64)  # n_c counts values: whole numbers
                 small = size.max() <= 16 and float(np.exp2(size).sum()) <= _SUBSET_LIMIT
                 by_size = _size_weights(b, counts) if small else None
