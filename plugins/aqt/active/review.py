@@ -22,15 +22,12 @@ from aqt.findings import Finding
 
 __all__ = [
     "ReviewConfig",
-    "SelectionReview",
-    "SkipModel",
     "find_empty_text",
     "find_garbled_text",
     "find_language_mismatch",
     "find_duplicates",
     "find_length_outliers",
     "find_off_task",
-    "review_selection",
 ]
 
 POOL_LANGUAGE = "pool"
@@ -47,19 +44,19 @@ class ReviewConfig:
     #: vowels / ASCII letters outside this range (texts with >= 12 ASCII letters) = garbled
     vowel_range: tuple[float, float] = (0.18, 0.65)
     #: character-trigram score this far (log10 per trigram) below the pool median = garbled
-    lm_drop: float = 1.0
+    lm_drop: float = 0.75
     #: language identifier must prefer another language by at least this margin
     language_margin: float = 0.05
     #: without other-language samples: trigram score this far below the median = not the language
-    language_drop: float = 0.45
+    language_drop: float = 0.4
     #: longer than this factor times the 99.5th percentile of reference lengths = length outlier
     length_factor: float = 1.1
     #: estimated Jaccard similarity of shingles at or above this = near duplicate
     near_duplicate: float = 0.7
-    #: off-task: cosine similarity to the nearest reference centroid below this quantile of the
-    #: reference items' own similarities, times ``off_task_factor``
+    #: off-task: vocabulary coverage below this quantile of the reference items' own
+    #: (leave-one-out) coverage, times ``off_task_factor``
     off_task_quantile: float = 0.01
-    off_task_factor: float = 0.8
+    off_task_factor: float = 0.9
     #: the skip model flags items whose skip probability is at least this
     skip_threshold: float = 0.5
 
@@ -100,8 +97,9 @@ def _garbled_mask(
     lo, hi = cfg.vowel_range
     bad_vowels = enough & ((vowel_ratio < lo) | (vowel_ratio > hi))
     low_lm = np.nan_to_num(lm_scores, nan=-99.0) < lm_median - cfg.lm_drop
+    mojibake = stats.get("n_mojibake", np.zeros_like(letter_ratio)) >= 2
     nonempty = stats["n_letters"] >= cfg.min_letters
-    return nonempty & ((letter_ratio < cfg.min_letter_ratio) | bad_vowels | low_lm)
+    return nonempty & ((letter_ratio < cfg.min_letter_ratio) | bad_vowels | low_lm | mojibake)
 
 
 # -- public checks on plain lists --------------------------------------------------------------------
@@ -256,35 +254,42 @@ def find_length_outliers(
     )
 
 
-def _centroids(ref_vectors: Any, k: int, seed: int = 0) -> np.ndarray:
-    from sklearn.cluster import KMeans
+def _coverage(vectors: Any, seen: np.ndarray) -> np.ndarray:
+    """Share of each (L2-normalised) vector's squared weight on features in ``seen``."""
+    v = vectors.tocsr() if hasattr(vectors, "tocsr") else vectors
+    sq = v.multiply(v) if hasattr(v, "multiply") else np.asarray(v) ** 2
+    total = np.asarray(sq.sum(axis=1)).ravel()
+    on = np.asarray(sq[:, np.flatnonzero(seen)].sum(axis=1)).ravel()
+    return np.where(total > 0, on / np.maximum(total, 1e-12), 0.0)
 
-    n = ref_vectors.shape[0]
-    k = max(1, min(k, n // 5))
-    km = KMeans(n_clusters=k, n_init=1, random_state=seed, max_iter=50).fit(ref_vectors)
-    c = np.asarray(km.cluster_centers_)
-    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+
+def _reference_df(reference_vectors: Any) -> np.ndarray:
+    ref = reference_vectors.tocsr() if hasattr(reference_vectors, "tocsr") else reference_vectors
+    return np.asarray((ref != 0).sum(axis=0)).ravel()
 
 
-def _off_task_scores(vectors: Any, centroids: np.ndarray) -> np.ndarray:
-    return np.asarray(vectors @ centroids.T).max(axis=1)
+def off_task_limit(reference_vectors: Any, config: ReviewConfig) -> tuple[np.ndarray, float]:
+    """Reference document frequencies and the coverage limit: ``off_task_factor`` times the
+    ``off_task_quantile`` quantile of the reference items' leave-one-out coverage (a feature counts
+    as seen for a reference item only if another reference item has it too)."""
+    df = _reference_df(reference_vectors)
+    own = _coverage(reference_vectors, df >= 2)
+    return df, float(config.off_task_factor * np.quantile(own, config.off_task_quantile))
 
 
 def find_off_task(
     vectors: Any,
     reference_vectors: Any,
     ids: Sequence[Any] | None = None,
-    n_centroids: int = 20,
     config: ReviewConfig = ReviewConfig(),
 ) -> list[Finding]:
-    """Out-of-distribution items: cosine similarity to the nearest of ``n_centroids`` k-means
-    centroids of the reference (labelled items plus an optional clean sample) below
-    ``off_task_factor`` times its ``off_task_quantile`` quantile over the reference itself."""
-    cent = _centroids(reference_vectors, n_centroids)
-    limit = config.off_task_factor * np.quantile(
-        _off_task_scores(reference_vectors, cent), config.off_task_quantile
-    )
-    mask = _off_task_scores(vectors, cent) < limit
+    """Out-of-distribution items by vocabulary coverage: the share of an item's (TF-IDF) weight on
+    features that occur in the reference (labelled items plus an optional clean sample). Items
+    below ``off_task_factor`` times the ``off_task_quantile`` quantile of the reference's own
+    leave-one-out coverage are flagged; foreign, garbled and off-topic texts use words the task's
+    texts do not."""
+    df, limit = off_task_limit(reference_vectors, config)
+    mask = _coverage(vectors, df >= 1) < limit
     return _group(
         "off_task",
         "warning",

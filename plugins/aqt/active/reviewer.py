@@ -17,11 +17,11 @@ from aqt.active.dedup import DuplicateIndex, exact_keys, minhash_signatures
 from aqt.active.review import (
     POOL_LANGUAGE,
     ReviewConfig,
-    _centroids,
     _empty_mask,
     _garbled_mask,
     _length_limit,
-    _off_task_scores,
+    _coverage,
+    off_task_limit,
 )
 from aqt.active.textstats import CharNgramModel, LanguageIdentifier, char_stats, encode_texts
 
@@ -88,7 +88,9 @@ class SkipModel:
             return self
         from sklearn.linear_model import LogisticRegression
 
-        self.clf_ = LogisticRegression(C=3.0, solver="liblinear", random_state=self.seed)
+        self.clf_ = LogisticRegression(
+            C=3.0, solver="liblinear", class_weight="balanced", random_state=self.seed
+        )
         self.clf_.fit(self.features(texts, lm_scores), y)
         return self
 
@@ -130,7 +132,7 @@ class SelectionReview:
         self.config = config
         self.reference_texts = list(reference_texts)
         tb = encode_texts(self.texts)
-        self.stats = char_stats(tb)
+        self.stats = char_stats(self.texts)
         lm = CharNgramModel().fit(self.texts + self.reference_texts)
         self.lm_scores = lm.score(tb)
         med = float(np.nanmedian(self.lm_scores))
@@ -151,7 +153,7 @@ class SelectionReview:
         self.keys = exact_keys(self.texts)
         self.signatures = minhash_signatures(self.texts)
         self.vectors = vectors if off_task else None
-        self._centroids: np.ndarray | None = None
+        self._seen: np.ndarray | None = None
         self._off_limit = -np.inf
         self._n_ref_fitted = 0
         self.length_limit = (
@@ -189,12 +191,8 @@ class SelectionReview:
             and len(labelled) >= 100
             and len(labelled) >= 1.5 * self._n_ref_fitted
         ):
-            ref = self.vectors[labelled]
-            self._centroids = _centroids(ref, max(5, len(labelled) // 50))
-            own = _off_task_scores(ref, self._centroids)
-            self._off_limit = self.config.off_task_factor * float(
-                np.quantile(own, self.config.off_task_quantile)
-            )
+            df, self._off_limit = off_task_limit(self.vectors[labelled], self.config)
+            self._seen = df >= 1
             self._n_ref_fitted = len(labelled)
 
     def review(
@@ -207,12 +205,12 @@ class SelectionReview:
         and copies of items in ``sent`` are flagged as duplicates."""
         idx = [int(i) for i in indices]
         flagged: dict[int, list[str]] = {i: self.static_reasons(i) for i in idx}
-        if self._centroids is not None and idx:
-            sims = _off_task_scores(self.vectors[idx], self._centroids)
-            for i, s in zip(idx, sims):
-                if s < self._off_limit:
+        if self._seen is not None and idx:
+            cover = _coverage(self.vectors[idx], self._seen)
+            for i, c in zip(idx, cover):
+                if c < self._off_limit:
                     flagged[i].append(
-                        f"off_task: similarity {s:.2f} to labelled data < {self._off_limit:.2f}"
+                        f"off_task: vocabulary coverage {c:.2f} by labelled data < {self._off_limit:.2f}"
                     )
         if skip_model is not None and idx:
             p = skip_model.predict_skip([self.texts[i] for i in idx], self.lm_scores[idx])

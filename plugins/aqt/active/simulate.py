@@ -20,6 +20,7 @@ from aqt.active.recalibration import Recalibrator, expected_calibration_error, f
 from aqt.active.reviewer import SelectionReview, SkipModel
 from aqt.active.strategies import (
     STRATEGIES,
+    score_committee,
     select_cold_start,
     select_diverse,
     select_random,
@@ -155,6 +156,21 @@ def _dense_projection(X: Any, dims: int = 64) -> np.ndarray:
     return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
 
+def _committee_scores(model_factory: Callable[[], SklearnTextModel], X: Any, y: np.ndarray,
+                      junk: np.ndarray, sent: list[int], cand: np.ndarray, classes: np.ndarray,
+                      rng: np.random.Generator, members: int = 3) -> np.ndarray:
+    """Query by committee: ``members`` models on bootstrap resamples of the labelled items."""
+    lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
+    probas = []
+    for _ in range(members):
+        boot = lab[rng.integers(0, len(lab), size=len(lab))]
+        if len(set(y[boot].tolist())) < len(classes):
+            boot = lab
+        m = model_factory().fit_vectors(X[boot], y[boot])
+        probas.append(m.predict_proba_vectors(X[cand]))
+    return score_committee(probas)
+
+
 def _run_one(
     strategy: str,
     seed: int,
@@ -237,6 +253,8 @@ def _run_one(
             n_explore = int(round(EXPLORATION_SHARE * k)) if use_review else 0
             proba = model.predict_proba_vectors(X[cand])
             scores = uncertainty_scores(strategy, proba)
+            if strategy == "committee":
+                scores = _committee_scores(model_factory, X, y, junk, sent, cand, model.classes_, rng)
             if strategy in ("diverse", "default"):
                 top = cand[select_top(scores, min(len(cand), 15 * k))] if use_review else None
                 if use_review:

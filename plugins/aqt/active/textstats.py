@@ -13,6 +13,7 @@ looks more like the training text.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,15 @@ _ASCII_LETTER = _LETTER.copy()
 _ASCII_LETTER[0x80:] = False
 
 
+#: UTF-8 read as Latin-1 / Windows-1252 (and the replacement character): the signature of mojibake
+_MOJIBAKE = re.compile("\u00c3[\u0080-\u00bf]|\u00c2[\u0080-\u00bf ]|\u00e2\u20ac|\u00ef\u00bf\u00bd|\ufffd")
+
+
+def _mojibake_counts(texts: Sequence[str]) -> np.ndarray:
+    return np.fromiter((len(_MOJIBAKE.findall(t)) if t and not t.isascii() else 0 for t in texts),
+                       dtype=np.float64, count=len(texts))
+
+
 def char_stats(texts: Sequence[str] | TextBytes) -> dict[str, np.ndarray]:
     """Per-text counts: characters, letters, vowels, digits, spaces, non-ASCII letters, words.
 
@@ -90,7 +100,8 @@ def char_stats(texts: Sequence[str] | TextBytes) -> dict[str, np.ndarray]:
     -------
     dict of str to ndarray, shape (n_texts,)
         ``n_chars`` (characters, not bytes), ``n_letters``, ``n_ascii_letters``, ``n_vowels``,
-        ``n_digits``, ``n_spaces``, ``n_nonascii`` and ``n_words`` (maximal runs of non-space).
+        ``n_digits``, ``n_spaces``, ``n_nonascii``, ``n_words`` (maximal runs of non-space) and
+        ``n_mojibake`` (UTF-8 read as Latin-1: "Ã©", "â€™", U+FFFD; only when given strings).
     """
     tb = texts if isinstance(texts, TextBytes) else encode_texts(texts)
     d = tb.data
@@ -102,6 +113,7 @@ def char_stats(texts: Sequence[str] | TextBytes) -> dict[str, np.ndarray]:
     prev_blank[1:] = space[:-1] | sep[:-1]
     word_start &= prev_blank
     stats = {
+        "n_mojibake": _mojibake_counts(texts) if not isinstance(texts, TextBytes) else np.zeros(len(tb.starts)),
         "n_chars": tb.per_text_sum(~cont & ~sep),
         "n_letters": tb.per_text_sum(_LETTER[d]),
         "n_ascii_letters": tb.per_text_sum(_ASCII_LETTER[d]),
