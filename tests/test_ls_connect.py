@@ -379,3 +379,12 @@ def test_both_token_kinds_connect(ls_server) -> None:
     for user in [ls_server.admin, *ls_server.annotators]:
         assert connect(ls_server.url, user.token).whoami()["id"] == user.id
         assert connect(ls_server.url, user.pat).whoami()["id"] == user.id
+
+
+def test_agreement_on_a_project_without_annotations(ls_server, project) -> None:
+    _one_line_error(
+        ls_cli(ls_server, "agreement", "--project", project),
+        1,
+        f"Project {project} at",
+        "no annotations",
+    )

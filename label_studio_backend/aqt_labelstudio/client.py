@@ -275,7 +275,12 @@ class LabelStudioClient:
         if label_config is None:
             label_config = self._cached_project(project_id).get("label_config")
         tasks = self.tasks(project_id)
-        return read_labelstudio_tasks(tasks, label_config=label_config, users=self.users())
+        return read_labelstudio_tasks(
+            tasks,
+            label_config=label_config,
+            users=self.users(),
+            name=f"Project {project_id} at {self.url}",
+        )
 
     def export(
         self, project_id: int, export_type: str = "JSON", *, download_all_tasks: bool = False
