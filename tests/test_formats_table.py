@@ -233,3 +233,23 @@ def test_jsonl_table_with_only_bad_lines_reports_them(tmp_path):
     with pytest.raises(InputError) as err:
         read_table(path)
     assert str(err.value).startswith("t.jsonl is not valid JSON Lines: 2 problem(s): line 1: ")
+
+
+def test_readers_restore_the_garbage_collector_state(tmp_path):
+    import gc
+
+    good = tmp_path / "t.csv"
+    good.write_text("item,annotator,label\n1,a,x\n")
+    bad = tmp_path / "b.csv"
+    bad.write_text("item,annotator,label\n,a,x\n")
+    assert gc.isenabled()
+    read_table(good)
+    with pytest.raises(InputError):
+        read_table(bad)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_table(good)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -6,6 +6,8 @@ name, the location (line numbers) and the fix, never a bare ``json`` or ``Unicod
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import math
 import os
@@ -143,6 +145,11 @@ def iter_jsonl(
             except ValueError:
                 objs = None
             if objs is not None and len(objs) == len(lines):
+                if set(map(type, objs)) == {dict}:  # the usual case, checked at C speed
+                    yield from zip(range(first, lineno + 1), objs)
+                    if progress is not None:
+                        progress(done, total)
+                    continue
                 for i, obj in enumerate(objs, first):
                     if type(obj) is dict:
                         yield i, obj
@@ -246,6 +253,7 @@ def fast_annotation() -> Callable[..., Annotation]:
     ):
         return Annotation
     new = object.__new__
+    set_dict = object.__setattr__
 
     def make(
         item: str,
@@ -260,18 +268,42 @@ def fast_annotation() -> Callable[..., Annotation]:
         text: str | None = None,
     ) -> Annotation:
         a = new(Annotation)
-        a.__dict__.update(
-            item=item,
-            annotator=annotator,
-            value=value,
-            kind=kind,
-            control=control,
-            timestamp=timestamp,
-            guideline_version=guideline_version,
-            source=source,
-            annotation_id=annotation_id,
-            text=text,
+        set_dict(
+            a,
+            "__dict__",
+            {
+                "item": item,
+                "annotator": annotator,
+                "value": value,
+                "kind": kind,
+                "control": control,
+                "timestamp": timestamp,
+                "guideline_version": guideline_version,
+                "source": source,
+                "annotation_id": annotation_id,
+                "text": text,
+            },
         )
         return a
 
     return make
+
+
+def gc_paused(func: Callable) -> Callable:
+    """Run ``func`` with the cyclic garbage collector paused (restored afterwards).
+
+    A reader creates millions of small acyclic objects; without the pause the collector runs over
+    the growing heap again and again, which costs about a third of the reading time.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return wrapper

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from aqt.errors import FormatError, InputError, collect_problems, truncate
-from aqt.formats._common import check_file, load_json_document, parse_timestamp
+from aqt.formats._common import check_file, gc_paused, load_json_document, parse_timestamp
 from aqt.records import Annotation, AnnotationTable, Span
 
 __all__ = [
@@ -70,6 +70,7 @@ def read_labelstudio_json(
     return read_labelstudio_tasks(doc, label_config=label_config, users=users, name=p.name)
 
 
+@gc_paused
 def read_labelstudio_tasks(
     tasks: list[dict],
     *,

@@ -32,6 +32,7 @@ from typing import Any
 from aqt.errors import FormatError, InputError, UsageError, collect_problems, truncate
 from aqt.formats._common import (
     check_file,
+    gc_paused,
     is_missing,
     load_json_document,
     parse_timestamp,
@@ -78,6 +79,7 @@ def read_labelstudio_min_json(
     return read_labelstudio_min(doc, controls=controls, kind=kind, name=p.name)
 
 
+@gc_paused
 def read_labelstudio_min(
     records: list[dict],
     *,
@@ -107,6 +109,7 @@ def read_labelstudio_min(
     return _rows_to_table(list(records), name, controls, kind, from_csv=False)
 
 
+@gc_paused
 def read_labelstudio_csv(
     path: str | Path, *, controls: Sequence[str] | None = None, kind: str | None = None
 ) -> AnnotationTable:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from aqt.errors import InputError, collect_problems
-from aqt.formats._common import Progress, check_file, fast_annotation, iter_jsonl
+from aqt.formats._common import Progress, check_file, fast_annotation, gc_paused, iter_jsonl
 from aqt.records import AnnotationTable, Span
 
 __all__ = ["read_prodigy_examples", "read_prodigy_jsonl", "strip_dataset_prefix"]
@@ -50,6 +50,7 @@ _UNNAMED_SESSION = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}$")
 _FIX = "Export the dataset again with `prodigy db-out DATASET > file.jsonl`."
 
 
+@gc_paused
 def read_prodigy_jsonl(
     path: str | Path, dataset: str | None = None, *, progress: Progress | None = None
 ) -> AnnotationTable:
@@ -61,6 +62,7 @@ def read_prodigy_jsonl(
     return _read(iter_jsonl(p, progress, what="Prodigy JSONL"), dataset, p.name)
 
 
+@gc_paused
 def read_prodigy_examples(examples: Iterable[dict], dataset: str | None = None) -> AnnotationTable:
     """Turn Prodigy saved examples (``db.get_dataset_examples`` or db-out lines) into a table.
 

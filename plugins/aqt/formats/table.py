@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,6 +32,7 @@ from aqt.formats._common import (
     binary_error,
     check_file,
     fast_annotation,
+    gc_paused,
     is_missing,
     iter_jsonl,
     load_json_document,
@@ -56,6 +58,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq
 _WRITE_COLUMNS = ("item", "annotator", "label") + OPTIONAL_COLUMNS
 
 
+@gc_paused
 def read_table(
     path: str | Path,
     *,
@@ -114,16 +117,11 @@ def read_table(
                 for _ in it:  # no good line: let the reader report the bad ones
                     pass
             columns = list(first_rows[0][1]) if first_rows else []
-            rows, where = _chain(first_rows, it), "line {}"
+            rows, where = itertools.chain(first_rows, it), "line {}"
         else:
             columns, rows = _csv_rows(p)
             where = "line {}"
     return _rows_to_table(p.name, columns, rows, where, item_col, annotator_col, label_col, kind)
-
-
-def _chain(first: list, rest: Iterable) -> Iterator:
-    yield from first
-    yield from rest
 
 
 def _csv_rows(p: Path) -> tuple[list[str], Iterator[tuple[str, dict]]]:
@@ -212,7 +210,7 @@ def _rows_to_table(
             item, annotator = _id(item), _id(annotator)
         k = kind or (row.get("kind") if has_kind else None)
         if k is None or k == "" or k != k:  # noqa: PLR0124 (NaN)
-            k = _infer_kind(raw)
+            k = "choice" if raw.__class__ is str else _infer_kind(raw)
         try:
             value = raw if k == "choice" and raw.__class__ is str else _value(k, raw)
             ts = parse_timestamp(row.get("timestamp")) if "timestamp" in opt else None
