@@ -133,7 +133,11 @@ def span_f1_counts(a: Sequence[Span], b: Sequence[Span]) -> dict[str, tuple[int,
         if la == lb:  # identical annotations: every span matches both ways
             out[label] = (len(la), len(la), len(la), len(lb))
             continue
-        exact = sum((Counter(la) & Counter(lb)).values())
+        set_a, set_b = set(la), set(lb)
+        if len(set_a) == len(la) and len(set_b) == len(lb):
+            exact = len(set_a & set_b)
+        else:  # repeated spans: a multiset intersection
+            exact = sum((Counter(la) & Counter(lb)).values())
         out[label] = (exact, _max_matching(la, lb), len(la), len(lb))
     return out
 
