@@ -6,6 +6,7 @@ A tiny stdlib HTTP server stands in for the aqt backend (``/health``, ``/setup``
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ VIEW_TITLES = ["aqt: needs adjudication", "aqt: selection review"]
 class StubBackend:
     """An ML backend on 127.0.0.1 that answers like the aqt backend and records every call."""
 
-    def __init__(self) -> None:
+    def __init__(self, basic_auth: tuple[str, str] | None = None) -> None:
         self.calls: list[dict] = []
         self.lock = threading.Lock()
         stub = self
@@ -50,9 +51,19 @@ class StubBackend:
                         }
                     )
 
+            def _authorised(self) -> bool:
+                if basic_auth is None or self.path == "/webhook":
+                    return True
+                token = base64.b64encode(":".join(basic_auth).encode()).decode()
+                if self.headers.get("Authorization") == f"Basic {token}":
+                    return True
+                self._reply(401, {"error": "basic auth required"})
+                return False
+
             def do_GET(self) -> None:
                 self._record(None)
-                self._reply(200, {"status": "UP"})
+                if self._authorised():
+                    self._reply(200, {"status": "UP"})
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -61,6 +72,8 @@ class StubBackend:
                 except ValueError:
                     body = None
                 self._record(body)
+                if not self._authorised():
+                    return
                 if self.path.endswith("/setup"):
                     self._reply(200, {"model_version": "aqt"})
                 elif self.path.endswith("/predict"):
@@ -228,6 +241,29 @@ def test_connect_with_a_new_backend_url_moves_the_backend(
     finally:
         moved.server.shutdown()
         moved.server.server_close()
+
+
+def test_connect_with_basic_auth(ls_server, client, project) -> None:
+    stub = StubBackend(basic_auth=("aqt-user", "aqt-pass"))
+    stub.thread.start()
+    try:
+        args = connect_args(project, stub)
+        refused = ls_cli(ls_server, *args)
+        _one_line_error(refused, 1, "HTTP 400")
+        auth = ["--basic-auth-user", "aqt-user", "--basic-auth-password", "aqt-pass"]
+        first = ls_cli(ls_server, *args, *auth)
+        assert first.exit_code == 0, (first.output, first.exception)
+        assert_connected_once(client, project, stub)
+        (ml,) = client.ml_backends(project)
+        assert ml["auth_method"] == "BASIC_AUTH" and ml["basic_auth_user"] == "aqt-user"
+        assert ml["state"] == "CO" and "aqt-pass" not in json.dumps(ml)
+        again = ls_cli(ls_server, *args, *auth, "--json")
+        assert {a for _, a in json.loads(again.stdout)["changes"]} == {"unchanged"}
+        wrong = ls_cli(ls_server, *args, "--basic-auth-user", "aqt-user")
+        _one_line_error(wrong, 2, "password")
+    finally:
+        stub.server.shutdown()
+        stub.server.server_close()
 
 
 # ------------------------------------------------------------------------------ what LS then does

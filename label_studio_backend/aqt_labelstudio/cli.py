@@ -209,6 +209,20 @@ def _write(do, out: Path) -> None:
     help="Sent as X-Aqt-Secret on the webhook; give the backend the same "
     "AQT_WEBHOOK_SECRET [env AQT_WEBHOOK_SECRET].",
 )
+@click.option(
+    "--basic-auth-user",
+    envvar="AQT_BASIC_AUTH_USER",
+    default=None,
+    metavar="USER",
+    help="User Label Studio sends to a backend that requires basic auth [env AQT_BASIC_AUTH_USER].",
+)
+@click.option(
+    "--basic-auth-password",
+    envvar="AQT_BASIC_AUTH_PASSWORD",
+    default=None,
+    metavar="PASSWORD",
+    help="Its password [env AQT_BASIC_AUTH_PASSWORD].",
+)
 @click.option("--json", "json_out", is_flag=True, help="Print what was done as JSON.")
 @click.pass_obj
 def connect_cmd(
@@ -217,6 +231,8 @@ def connect_cmd(
     backend_url: str,
     annotations_per_task: int | None,
     webhook_secret: str | None,
+    basic_auth_user: str | None,
+    basic_auth_password: str | None,
     json_out: bool,
 ) -> None:
     """Connect a project to the aqt backend: the ML backend, one webhook with the secret header,
@@ -233,6 +249,11 @@ def connect_cmd(
         backend_url,
         annotations_per_task=annotations_per_task,
         webhook_secret=webhook_secret,
+        basic_auth=(
+            (basic_auth_user or "", basic_auth_password or "")
+            if basic_auth_user or basic_auth_password
+            else None
+        ),
     )
     if json_out:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))

@@ -130,6 +130,7 @@ def connect_project(
     *,
     annotations_per_task: int | None = None,
     webhook_secret: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
 ) -> ConnectResult:
     """Register the aqt backend, its webhook, uncertainty sampling and the views on a project.
 
@@ -145,6 +146,11 @@ def connect_project(
         Sets ``maximum_annotations`` (annotators per task) when given.
     webhook_secret
         Value of the ``X-Aqt-Secret`` header on the webhook; ``None`` removes that header.
+    basic_auth
+        ``(user, password)`` Label Studio sends to the backend (``/health``, ``/setup``,
+        ``/predict``, training); ``None`` connects without authentication. Webhooks never carry
+        basic auth; the backend accepts the secret header there. The password is write-only in
+        Label Studio, so a backend that already has this user and a password keeps its password.
     """
     backend_url = _norm_url(backend_url)
     if not backend_url.startswith(("http://", "https://")):
@@ -158,9 +164,14 @@ def connect_project(
             f"--annotations-per-task must be at least 1, got {annotations_per_task}.",
             fix="Pass the number of annotators each task should get, e.g. 3.",
         )
+    if basic_auth is not None and not (basic_auth[0] and basic_auth[1]):
+        raise UsageError(
+            "Basic auth needs both a user and a password.",
+            fix="Pass both --basic-auth-user and --basic-auth-password (or neither).",
+        )
     project = client.project(project_id)
     changes: list[tuple[str, str]] = []
-    ml_id, old_urls = _ensure_ml_backend(client, project_id, backend_url, changes)
+    ml_id, old_urls = _ensure_ml_backend(client, project_id, backend_url, basic_auth, changes)
     hook_id = _ensure_webhook(
         client,
         project_id,
@@ -177,8 +188,29 @@ def connect_project(
     return ConnectResult(int(project_id), ml_id, hook_id, views, tuple(changes))
 
 
+def _auth_fields(basic_auth: tuple[str, str] | None) -> dict[str, Any]:
+    if basic_auth is None:
+        return {"auth_method": "NONE"}
+    user, password = basic_auth
+    return {"auth_method": "BASIC_AUTH", "basic_auth_user": user, "basic_auth_pass": password}
+
+
+def _auth_differs(ml: Mapping[str, Any], basic_auth: tuple[str, str] | None) -> bool:
+    if basic_auth is None:
+        return ml.get("auth_method") not in (None, "NONE")
+    return (
+        ml.get("auth_method") != "BASIC_AUTH"
+        or ml.get("basic_auth_user") != basic_auth[0]
+        or not ml.get("basic_auth_pass_is_set")
+    )
+
+
 def _ensure_ml_backend(
-    client: LabelStudioClient, project_id: int, url: str, changes: list[tuple[str, str]]
+    client: LabelStudioClient,
+    project_id: int,
+    url: str,
+    basic_auth: tuple[str, str] | None,
+    changes: list[tuple[str, str]],
 ) -> tuple[int, set[str]]:
     """The backend's id and the other URLs aqt backends of this project had (now replaced)."""
     ours = [
@@ -189,7 +221,7 @@ def _ensure_ml_backend(
     ours.sort(key=lambda m: (_norm_url(m.get("url", "")) != url, m["id"]))
     if not ours:
         created = client.create_ml_backend(
-            project_id, url, title=BACKEND_TITLE, is_interactive=False
+            project_id, url, title=BACKEND_TITLE, is_interactive=False, **_auth_fields(basic_auth)
         )
         changes.append((f"ML backend {created['id']} ({url})", "created"))
         return int(created["id"]), set()
@@ -198,8 +230,14 @@ def _ensure_ml_backend(
     for m in extra:
         client.delete_ml_backend(m["id"])
         changes.append((f"ML backend {m['id']} ({m.get('url')})", "deleted duplicate"))
-    if _norm_url(keep.get("url", "")) != url or keep.get("title") != BACKEND_TITLE:
-        client.update_ml_backend(keep["id"], project_id, url, title=BACKEND_TITLE)
+    if (
+        _norm_url(keep.get("url", "")) != url
+        or keep.get("title") != BACKEND_TITLE
+        or _auth_differs(keep, basic_auth)
+    ):
+        client.update_ml_backend(
+            keep["id"], project_id, url, title=BACKEND_TITLE, **_auth_fields(basic_auth)
+        )
         changes.append((f"ML backend {keep['id']} ({url})", "updated"))
     else:
         changes.append((f"ML backend {keep['id']} ({url})", "unchanged"))
