@@ -10,12 +10,12 @@ Values: without a ``kind`` column (or ``kind=``) a JSON list of strings is a ``m
 list of ``{start, end, label}`` objects is ``spans``, anything else a ``choice`` label (numbers
 become labels such as ``"4"``). In CSV and Parquet, sets and spans are JSON text.
 
-:func:`write_table` writes every column, so a table written and read back is equal.
+:func:`write_table` (in :mod:`aqt.formats.table_write`) writes every column, so a table written
+and read back is equal.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import json
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from aqt.errors import FormatError, InputError, collect_problems, truncate
-from aqt.fileio import atomic_write
 from aqt.formats._common import (
     PARQUET_MAGIC,
     Progress,
@@ -41,21 +40,12 @@ from aqt.formats._common import (
     read_head,
     read_text,
 )
-from aqt.records import KINDS, Annotation, AnnotationTable, normalize_value, value_to_json
+from aqt.formats.table_write import OPTIONAL_COLUMNS, write_table
+from aqt.records import KINDS, Annotation, AnnotationTable, normalize_value
 
 __all__ = ["OPTIONAL_COLUMNS", "TABLE_SUFFIXES", "read_table", "write_table"]
 
-OPTIONAL_COLUMNS = (
-    "kind",
-    "control",
-    "timestamp",
-    "guideline_version",
-    "source",
-    "annotation_id",
-    "text",
-)
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
-_WRITE_COLUMNS = ("item", "annotator", "label") + OPTIONAL_COLUMNS
 
 
 @gc_paused
@@ -348,79 +338,3 @@ def _id(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _label_text(kind: str, value: Any) -> str:
-    if kind in ("multichoice", "spans"):
-        return json.dumps(value_to_json(value), ensure_ascii=False)
-    if kind in ("rating", "number"):
-        return repr(float(value))
-    return str(value)
-
-
-def _rows_for_write(table: AnnotationTable) -> Iterator[tuple]:
-    for r in table.records:
-        yield (
-            r.item,
-            r.annotator,
-            r.value,
-            r.kind,
-            r.control,
-            r.timestamp,
-            r.guideline_version,
-            r.source,
-            r.annotation_id,
-            r.text,
-        )
-
-
-def write_table(table: AnnotationTable, path: str | Path) -> None:
-    """Write ``table`` to ``.csv``, ``.tsv``, ``.jsonl`` or ``.parquet`` (by extension), atomically.
-
-    Every column of the annotation table is written (the value as ``label``); sets and spans are
-    JSON text in CSV and Parquet, JSON lists in JSON Lines.
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        # RFC 4180 line ends, so a cell holding a lone "\r" is quoted too; newline="" keeps them
-        with atomic_write(p, "wb") as raw:
-            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            writer = csv.writer(
-                fh, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\r\n"
-            )
-            writer.writerow(_WRITE_COLUMNS)
-            for item, ann, value, kind, *rest in _rows_for_write(table):
-                writer.writerow(
-                    [item, ann, _label_text(kind, value), kind]
-                    + ["" if v is None else (repr(v) if isinstance(v, float) else v) for v in rest]
-                )
-            fh.flush()
-            fh.detach()
-    elif suffix in (".jsonl", ".ndjson"):
-        with atomic_write(p, "w", encoding="utf-8") as fh:
-            for row in _rows_for_write(table):
-                d = dict(zip(_WRITE_COLUMNS, row))
-                d["label"] = value_to_json(d["label"])
-                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
-    elif suffix in (".parquet", ".pq"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        rows = list(_rows_for_write(table))
-        cols: dict[str, list] = {c: [] for c in _WRITE_COLUMNS}
-        for row in rows:
-            for c, v in zip(_WRITE_COLUMNS, row):
-                cols[c].append(v)
-        cols["label"] = [_label_text(k, v) for k, v in zip(cols["kind"], cols["label"])]
-        schema = pa.schema(
-            [(c, pa.float64() if c == "timestamp" else pa.string()) for c in _WRITE_COLUMNS]
-        )
-        arrow = pa.table(cols, schema=schema)
-        with atomic_write(p, "wb") as fh:
-            pq.write_table(arrow, fh)
-    else:
-        raise InputError(
-            f"Cannot tell the table format from {p.name!r}.",
-            fix="End the file name with .csv, .tsv, .jsonl or .parquet.",
-        )
