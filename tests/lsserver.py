@@ -501,13 +501,23 @@ def create_sentiment_project(
     return SentimentProject(project.id, task_ids, SENTIMENT_CONFIG, users, labels, tuple(cancelled))
 
 
-if __name__ == "__main__":  # manual use: python tests/lsserver.py  (starts, prints, waits)
+def _main() -> None:
+    """Start a seeded server, print its address and users as JSON, run until SIGINT or SIGTERM."""
+
+    def _stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     with tempfile.TemporaryDirectory(prefix="aqt-ls-") as tmp:
         seeded = start_seeded_server(Path(tmp))
-        print(json.dumps(seeded.to_dict(), indent=2), flush=True)
         try:
-            signal.pause()
-        except KeyboardInterrupt:
-            pass
+            print(json.dumps(seeded.to_dict(), indent=2), flush=True)
+            while True:
+                signal.pause()
         finally:
             seeded.server.stop()
+
+
+if __name__ == "__main__":  # manual use: python tests/lsserver.py
+    _main()
