@@ -235,14 +235,14 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         return {"model_version": await run_in_threadpool(backend.model_version, project)}
 
     @app.post("/predict")
-    async def predict(request: Request) -> dict[str, Any]:
+    async def predict(request: Request) -> Response:
         project, config, tasks = parse_predict(await _json_body(request))
 
         def run() -> list[dict]:
             backend.ensure_project(project)
             return backend.predict(project, config, tasks)
 
-        return {"results": await run_in_threadpool(run)}
+        return JSONResponse({"results": await run_in_threadpool(run)})
 
     @app.post("/webhook")
     async def webhook(request: Request) -> Response:
@@ -313,6 +313,7 @@ def _warm_up() -> None:
 def _remember_config(backend: Backend, project: int, schema: str) -> None:
     with backend.store.write() as tx:
         tx.upsert_project(project, label_config=schema)
+    backend.forget_project(project)
 
 
 def _html_report(backend: Backend, project: int, control: str | None) -> str:

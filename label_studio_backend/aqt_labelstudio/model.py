@@ -9,6 +9,7 @@ ascending sort in the Data Manager is uncertainty (least-confidence) sampling.
 
 from __future__ import annotations
 
+import functools
 import pickle
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -40,14 +41,15 @@ class ChoicesControl:
     text_key: str | None
 
 
-def choices_controls(label_config: str | None) -> list[ChoicesControl]:
-    """Single-choice ``<Choices>`` controls of a labeling config, in document order."""
+@functools.lru_cache(maxsize=128)
+def choices_controls(label_config: str | None) -> tuple[ChoicesControl, ...]:
+    """Single-choice ``<Choices>`` controls of a labeling config, in document order (cached)."""
     if not label_config:
-        return []
+        return ()
     try:
         root = ET.fromstring(label_config)
     except ET.ParseError:
-        return []
+        return ()
     objects = {
         el.get("name"): el.get("value", "")
         for el in root.iter()
@@ -70,7 +72,7 @@ def choices_controls(label_config: str | None) -> list[ChoicesControl]:
             if c.tag.lower() == "choice" and c.get("value") is not None
         )
         out.append(ChoicesControl(el.get("name"), to_name, choices, key))
-    return out
+    return tuple(out)
 
 
 def task_text(data: Mapping[str, Any], key: str | None) -> str:

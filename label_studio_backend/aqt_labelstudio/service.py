@@ -55,11 +55,19 @@ class Backend:
         self._model_check: dict[tuple[int, str], float] = {}
         self.reconcile_requests: set[int] = set()
         self.reconcile_attempts: dict[int, float] = {}
+        self._projects: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._asked: dict[int, float] = {}
         self.started = time.time()
 
     # ================================================================== ingestion
     def handle_event(self, ev: WebhookEvent) -> dict[str, Any]:
         """Apply one webhook event in one transaction; returns counts for the answer."""
+        try:
+            return self._handle_event(ev)
+        finally:
+            self.forget_project(ev.project)
+
+    def _handle_event(self, ev: WebhookEvent) -> dict[str, Any]:
         if ev.action == "START_TRAINING" and ev.project is not None:
             with self.store.write() as tx:
                 tx.upsert_project(
@@ -74,6 +82,7 @@ class Backend:
             return {"status": "ok", "action": ev.action, "changed": 0}
         if ev.project is None:
             return {"status": "ignored", "action": ev.action}
+        self.forget_project(ev.project)
         changed = 0
         with self.store.write() as tx:
             tx.upsert_project(
@@ -276,23 +285,36 @@ class Backend:
         return AnnotationTable.from_records(records)
 
     # ================================================================== predictions
+    def project_info(self, project: int | None) -> dict[str, Any]:
+        """The stored project row, cached for a second (other workers' changes show up then)."""
+        if project is None:
+            return {}
+        now = time.monotonic()
+        hit = self._projects.get(project)
+        if hit is None or now - hit[0] > 1.0:
+            hit = (now, self.store.project(project) or {})
+            self._projects[project] = hit
+        return hit[1]
+
+    def forget_project(self, project: int | None) -> None:
+        self._projects.pop(project, None)
+
     def model_version(self, project: int | None) -> str:
-        info = self.store.project(project) if project is not None else None
-        return (info or {}).get("model_version") or self.settings.model_version
+        return self.project_info(project).get("model_version") or self.settings.model_version
 
     def label_config(self, project: int | None, given: str | None) -> str | None:
-        if given:
-            return given
-        info = self.store.project(project) if project is not None else None
-        return (info or {}).get("label_config")
+        return given or self.project_info(project).get("label_config")
 
     def ensure_project(self, project: int | None) -> None:
         """Learn the project's model_version from Label Studio once, if we never saw it."""
         if project is None or self.api is None:
             return
-        info = self.store.project(project)
-        if info and info.get("model_version"):
+        if self.project_info(project).get("model_version"):
             return
+        now = time.monotonic()
+        if now - self._asked.get(project, -3600.0) < 60.0:
+            return  # asked recently; the project may simply have no model_version yet
+        self._asked[project] = now
         try:
             p = self.api.project(project)
         except (AqtError, OSError, ValueError) as exc:
@@ -305,6 +327,7 @@ class Backend:
                 model_version=p.get("model_version") or None,
                 title=p.get("title"),
             )
+        self.forget_project(project)
 
     def model(self, project: int, control: ChoicesControl) -> TextModel:
         key = (project, control.name)

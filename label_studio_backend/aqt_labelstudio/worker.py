@@ -118,6 +118,7 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
                 synced=ls_status or OK,
             )
         tx.c.execute("UPDATE projects SET reconciled_at=? WHERE project=?", (time.time(), project))
+    backend.forget_project(project)
     return {
         "project": project,
         "tasks": len(tasks),
