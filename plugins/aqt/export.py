@@ -7,7 +7,7 @@ nothing behind. An export with an error-severity finding is refused unless ``all
 gives a reason, which the datasheet records.
 
 Files: ``dataset.jsonl``, ``dataset.csv``, ``dataset.parquet`` (one row per item with ``id``,
-``text``, ``label``, ``split``, ``source``, ``confidence``, ``n_annotators``, ``meta``),
+``text``, ``label``, ``split``, ``label_source`` (adjudicated, unanimous, dawid_skene, majority), ``confidence``, ``n_annotators``, ``meta``),
 ``{split}.spacy`` (spaCy DocBin: ``doc.cats`` for classification, ``doc.spans["sc"]`` and, when
 they do not overlap, ``doc.ents`` for spans), ``datasheet.json``, ``datasheet.md`` and
 ``report.html``.
@@ -50,6 +50,7 @@ __all__ = [
     "ExportOptions",
     "ExportPlan",
     "ExportRefused",
+    "export_dataset",
     "file_provenance",
     "plan_export",
     "write_export",
@@ -60,9 +61,14 @@ _CLASS_KINDS = ("choice", "binary", "rating", "pairwise")
 
 
 class ExportRefused(AqtError):
-    """An error-severity finding and no ``allow_failures`` reason: exit code 3."""
+    """An error-severity finding and no ``allow_failures`` reason: exit code 3. ``findings``
+    holds every finding of the refused export."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, fix: str | None = None, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message, fix=fix)
+        self.findings = tuple(findings)
 
 
 @dataclass(frozen=True)
@@ -208,7 +214,7 @@ def plan_export(
             "text": t,
             "label": value_to_json(f.value),
             "split": s,
-            "source": f.source,
+            "label_source": f.source,
             "confidence": round(float(f.confidence), 6),
             "n_annotators": f.n_annotators,
             "meta": {k: v for k, v in sorted(meta.get(f.item, {}).items()) if k not in ("text", "split")},
@@ -236,7 +242,7 @@ def _flat(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_csv(plan: ExportPlan, path: Path) -> None:
-    cols = ["id", "text", "label", "split", "source", "confidence", "n_annotators", "meta"]
+    cols = ["id", "text", "label", "split", "label_source", "confidence", "n_annotators", "meta"]
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\r\n")
         w.writeheader()
@@ -248,7 +254,7 @@ def _write_parquet(plan: ExportPlan, path: Path) -> None:
     import pandas as pd
 
     frame = pd.DataFrame([_flat(r) for r in plan.rows],
-                         columns=["id", "text", "label", "split", "source", "confidence", "n_annotators", "meta"])
+                         columns=["id", "text", "label", "split", "label_source", "confidence", "n_annotators", "meta"])
     frame.to_parquet(path, index=False)
 
 
@@ -383,6 +389,7 @@ def write_export(
         raise ExportRefused(
             f"{len(errors)} check(s) failed: " + "; ".join(f"{f.check}: {f.message}" for f in errors[:5]),
             fix='Fix the data, or export anyway with --allow-failures "REASON" (recorded in the datasheet).',
+            findings=plan.findings,
         )
     out = Path(out_dir)
     if out.exists() and not force:
@@ -438,3 +445,56 @@ def file_provenance(path: str | os.PathLike | None) -> dict[str, Any] | None:
     p = Path(path)
     return {"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size}
 
+
+
+def export_dataset(
+    table: AnnotationTable,
+    out_dir: str | os.PathLike,
+    *,
+    input_path: str | os.PathLike | None = None,
+    adjudication_log: str | os.PathLike | None = None,
+    edge_cases: str | os.PathLike | None = None,
+    meta: Mapping[str, Mapping[str, Any]] | None = None,
+    production: str | os.PathLike | None = None,
+    predictions: str | os.PathLike | None = None,
+    options: ExportOptions = ExportOptions(),
+    formats: Sequence[str] = EXPORT_FORMATS,
+    allow_failures: str | None = None,
+    force: bool = False,
+) -> tuple[ExportPlan, dict[str, Any]]:
+    """Read the side files, plan, check and write: the one call behind ``aqt export`` and the
+    ``aqt.export`` recipe. Returns the plan and the datasheet; raises :class:`ExportRefused`
+    (exit 3) when a check fails without ``allow_failures``."""
+    from aqt.adjudication import AdjudicationLog
+    from aqt.edgecases import load_catalogue
+    from aqt.validate.inputs import load_predictions, production_labels
+
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"Unknown export format(s) {truncate(unknown)}.", fix=f"Use some of {', '.join(EXPORT_FORMATS)}.")
+    if Path(out_dir).exists() and not force:
+        raise UsageError(f"The output directory {str(out_dir)!r} already exists.", fix="Pass a new directory, or --force to replace it.")
+    if adjudication_log is not None and not Path(adjudication_log).is_file():
+        raise UsageError(f"No adjudication log at {str(adjudication_log)!r}.", fix="Check the --adjudication-log path.")
+    decisions = AdjudicationLog(adjudication_log).read() if adjudication_log is not None else None
+    catalogue = load_catalogue(edge_cases) if edge_cases is not None else None
+    prod = production_labels(production)[1] if production is not None else None
+    if production is not None and not prod and options.target_balance is None:
+        raise UsageError(f"The production sample {str(production)!r} has no 'label' field, so it cannot set the balance target.",
+                         fix="Label a production sample, or give --target-balance.")
+    preds = load_predictions(predictions) if predictions is not None else None
+    plan = plan_export(table, decisions=decisions, meta=meta, catalogue=catalogue,
+                       production_labels=prod, predictions=preds, options=options)
+    log = file_provenance(adjudication_log)
+    if log is not None:
+        log["n_decisions"] = len(decisions or [])
+    provenance = {
+        "input": file_provenance(input_path) or {"path": "-", "sha256": ""},
+        "adjudication_log": log,
+        "edge_cases": file_provenance(edge_cases),
+        "production": file_provenance(production),
+        "predictions": file_provenance(predictions),
+        "options": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.__dict__.items()},
+    }
+    sheet = write_export(plan, out_dir, formats=formats, provenance=provenance, allow_failures=allow_failures, force=force)
+    return plan, sheet

@@ -31,6 +31,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "curve": ("aqt.cli.al", "curve", "Learning curve on an annotated set: do we have enough data?"),
     "calibrate": ("aqt.cli.calibrate", "calibrate", "Calibration batch and gate before full-scale work."),
     "guidelines": ("aqt.cli.guidelines", "guidelines", "Edge-case catalogue check; record IAA in the guidelines."),
+    "export": ("aqt.cli.export", "export", "Validated training-set export with datasheet; exit 3 on failed checks."),
+    "coverage": ("aqt.cli.coverage", "coverage", "Coverage of production by the annotated set; synthetic-data validation."),
     "ls": ("aqt_labelstudio.cli", "ls", "Label Studio: agreement, export and connect on a live project."),
 }
 
