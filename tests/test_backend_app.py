@@ -307,3 +307,21 @@ def test_webhook_secret(tmp_path):
         r = c.post("/webhook", json=EVENTS[0], headers={"X-Aqt-Secret": "s3cr3t"})
         assert r.status_code == 200
         assert c.get("/health").status_code == 200  # the secret guards /webhook only
+
+
+def test_bulk_created_and_tasks_deleted(client):
+    bulk = {
+        "action": "ANNOTATIONS_CREATED",
+        "annotation": [EVENTS[i]["annotation"] for i in range(5)],
+        "task": [EVENTS[i]["task"] for i in range(5)],
+        "project": EVENTS[0]["project"],
+    }
+    r = client.post("/webhook", json=bulk)
+    assert r.status_code == 200 and r.json()["changed"] == 5
+    assert client.get("/agreement/1").json()["controls"]["sentiment"]["metrics"] == core_metrics(
+        EVENTS[:5]
+    )
+    gone = {"action": "TASKS_DELETED", "tasks": [{"id": 1}], "project": EVENTS[0]["project"]}
+    assert client.post("/webhook", json=gone).json()["changed"] == 3
+    got = client.get("/agreement/1").json()["controls"]["sentiment"]
+    assert got["n_items"] == 1 and got["n_annotations"] == 2
