@@ -90,8 +90,7 @@ def fit_recalibrator(proba: np.ndarray, y_true: np.ndarray, min_items: int = 20)
     """Fit Platt (binary) or temperature (multi-class) scaling by minimising the log loss.
 
     ``proba`` must be held-out predictions (out-of-fold) on randomly drawn items. With fewer than
-    ``min_items`` items the identity is returned. A coarse-to-fine grid search keeps it exact and
-    dependency-free (two parameters at most).
+    ``min_items`` items the identity is returned. Nelder-Mead on (log a, b) from the identity.
     """
     proba = np.asarray(proba, dtype=float)
     y = np.asarray(y_true, dtype=int)
@@ -99,21 +98,15 @@ def fit_recalibrator(proba: np.ndarray, y_true: np.ndarray, min_items: int = 20)
         return Recalibrator(n_fit=len(y))
     logp = _logits(proba)
     binary = proba.shape[1] == 2
-    best = (_nll(1.0, 0.0, logp, y), 1.0, 0.0)
-    a_grid = np.exp(np.linspace(np.log(0.05), np.log(5.0), 61))
-    b_grid = np.linspace(-2.0, 2.0, 41) if binary else np.array([0.0])
-    for a in a_grid:
-        for b in b_grid:
-            v = _nll(a, b, logp, y)
-            if v < best[0] - 1e-12:
-                best = (v, a, b)
-    _, a0, b0 = best
-    # refine around the best grid point
-    for a in a0 * np.exp(np.linspace(-0.08, 0.08, 17)):
-        for b in b0 + np.linspace(-0.1, 0.1, 21) if binary else [0.0]:
-            v = _nll(a, b, logp, y)
-            if v < best[0] - 1e-12:
-                best = (v, a, b)
+    from scipy.optimize import minimize
+
+    def objective(theta: np.ndarray) -> float:
+        return _nll(float(np.exp(theta[0])), float(theta[1]) if binary else 0.0, logp, y)
+
+    res = minimize(objective, x0=np.zeros(2 if binary else 1), method="Nelder-Mead",
+                   options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400})
+    theta = res.x if res.fun <= objective(np.zeros_like(res.x)) else np.zeros_like(res.x)
+    best = (float(res.fun), float(np.exp(theta[0])), float(theta[1]) if binary else 0.0)
     return Recalibrator(
         a=float(best[1]),
         b=float(best[2]),
