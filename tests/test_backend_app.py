@@ -325,3 +325,18 @@ def test_bulk_created_and_tasks_deleted(client):
     assert client.post("/webhook", json=gone).json()["changed"] == 3
     got = client.get("/agreement/1").json()["controls"]["sentiment"]
     assert got["n_items"] == 1 and got["n_annotations"] == 2
+
+
+def test_adjudicator_submits_then_marks_ground_truth(client):
+    # task 1: Positive, Positive, Negative -> 1/3, flagged
+    post_all(client, [created(1, 1, 2, "Positive", t=1), created(2, 1, 3, "Positive", t=2)])
+    post_all(client, [created(3, 1, 4, "Negative", t=3)])
+    assert client.get("/agreement/1").json()["needs_adjudication"] == [1]
+    # the adjudicator submits (a fourth rating lifts agreement to 0.5: no longer under it) ...
+    post_all(client, [created(4, 1, 9, "Positive", t=4)])
+    assert client.get("/agreement/1").json()["needs_adjudication"] == []
+    # ... then stars it as ground truth: still an adjudication of the flagged task
+    post_all(client, [updated(4, 1, 9, "Positive", t=5, ground_truth=True)])
+    log = client.get("/adjudications/1").json()["adjudications"]
+    assert [(e["task"], e["adjudicator"]) for e in log] == [(1, "9")]
+    assert client.get("/agreement/1").json()["adjudicated"] == [1]

@@ -141,7 +141,12 @@ class Backend:
 
     def _adjudicate(self, tx: Tx, row, before: tuple | None, meta: dict | None) -> None:
         now = tx.flag(row.task)
-        if not ((before and before[0] == NEEDS) or (now and now[0] == NEEDS)):
+        # flagged now or before this event, or flagged once and recovered without adjudication
+        # (e.g. the adjudicator's own submission, before it was marked as ground truth)
+        pending = any(
+            f and (f[0] == NEEDS or (f[2] and f[0] != ADJUDICATED)) for f in (before, now)
+        )
+        if not pending:
             return
         seen = tx.task_effective(row.task)
         data = self.store_task_data(tx, row.task) or {}

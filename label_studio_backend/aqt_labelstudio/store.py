@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS changes(
 CREATE INDEX IF NOT EXISTS changes_project ON changes(project, control, seq);
 CREATE TABLE IF NOT EXISTS flags(
   task INTEGER PRIMARY KEY, project INTEGER NOT NULL, status TEXT NOT NULL, control TEXT,
-  item_agreement REAL, updated_at REAL, synced TEXT, sync_owner TEXT, sync_until REAL);
+  item_agreement REAL, updated_at REAL, synced TEXT, sync_owner TEXT, sync_until REAL,
+  ever_flagged INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS flags_project ON flags(project, status);
 CREATE TABLE IF NOT EXISTS adjudications(
   id INTEGER PRIMARY KEY AUTOINCREMENT, project INTEGER NOT NULL, task INTEGER NOT NULL,
@@ -274,9 +275,12 @@ class Tx:
             (task,),
         ).fetchall()
 
-    def flag(self, task: int) -> tuple[str, str | None] | None:
-        row = self.c.execute("SELECT status, synced FROM flags WHERE task=?", (task,)).fetchone()
-        return (row[0], row[1]) if row else None
+    def flag(self, task: int) -> tuple[str, str | None, bool] | None:
+        """(status, status Label Studio was last told, whether it was ever flagged) or None."""
+        row = self.c.execute(
+            "SELECT status, synced, ever_flagged FROM flags WHERE task=?", (task,)
+        ).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else None
 
     def set_flag(
         self,
@@ -297,6 +301,8 @@ class Tx:
         )
         if synced is not None:
             self.c.execute("UPDATE flags SET synced=? WHERE task=?", (synced, task))
+        if status == "needs_adjudication":
+            self.c.execute("UPDATE flags SET ever_flagged=1 WHERE task=?", (task,))
 
     def log_adjudication(self, record: dict[str, Any]) -> bool:
         cur = self.c.execute(
