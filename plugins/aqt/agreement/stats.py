@@ -146,12 +146,73 @@ def compress(X: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray 
     return pat, weights, inverse.ravel()
 
 
+def _pairs_cheaper(G: int, q: int) -> bool:
+    """Column pairs (``G (G + 1) / 2`` bincounts) beat dense per-row counts (``q^2`` per row)."""
+    return G * (G + 1) // 2 <= max(q * q // 4, 1)
+
+
+def _stats_by_pairs(pat: np.ndarray, w: np.ndarray, q: int) -> Stats:
+    """``P`` and ``C`` from one weighted bincount per annotator pair ``g <= h``; ``used`` from the
+    first occurrence of each code in a row. Cost independent of ``q``."""
+    m, G = pat.shape
+    present = pat >= 0
+    r_all = present.sum(1)
+    rmax = int(r_all.max()) if m else 0
+    size = (rmax + 1) * q * q
+    wf = w.astype(np.float64)
+    base = r_all.astype(np.int64) * (q * q)
+    P = np.zeros((rmax + 1, q, q), np.float64)
+    used = np.zeros(q, np.float64)
+    for g in range(G):
+        col_g = present[:, g]
+        xg = base + pat[:, g] * q
+        first = col_g.copy()
+        for h in range(g):
+            first &= pat[:, h] != pat[:, g]
+        used += np.bincount(pat[first, g], weights=wf[first], minlength=q)
+        for h in range(g, G):
+            both = col_g & present[:, h]
+            t = np.bincount(xg[both] + pat[both, h], weights=wf[both], minlength=size)
+            t = t.reshape(rmax + 1, q, q)
+            P += t if g == h else t + t.transpose(0, 2, 1)
+    P = np.rint(P).astype(np.int64)
+    C = np.rint(_diag_counts(pat, wf, r_all, rmax, q)).astype(np.int64)
+    n_gk = _annotator_counts(pat, wf, q)
+    n_r = np.bincount(r_all, weights=wf, minlength=rmax + 1).round().astype(np.int64)
+    return Stats(n_r, C, P, n_gk, np.rint(used).astype(np.int64))
+
+
+def _diag_counts(pat, wf, r_all, rmax, q) -> np.ndarray:
+    """``C[r, k]``: judgements of ``k`` on rows with ``r`` judgements (weighted)."""
+    C = np.zeros((rmax + 1) * q)
+    for g in range(pat.shape[1]):
+        ok = pat[:, g] >= 0
+        C += np.bincount(r_all[ok] * q + pat[ok, g], weights=wf[ok], minlength=(rmax + 1) * q)
+    return C.reshape(rmax + 1, q)
+
+
+def _annotator_counts(pat: np.ndarray, wf: np.ndarray, q: int) -> np.ndarray:
+    G = pat.shape[1]
+    n_gk = np.zeros((G, q), np.int64)
+    for g in range(G):
+        col = pat[:, g]
+        ok = col >= 0
+        n_gk[g] = np.bincount(col[ok], weights=wf[ok], minlength=q).round().astype(np.int64)
+    return n_gk
+
+
 def stats_from_patterns(
     pat: np.ndarray, w: np.ndarray, q: int, *, want_pairs: bool = False
 ) -> tuple[Stats, dict[tuple[int, int], np.ndarray] | None]:
-    """Statistics of rows ``pat`` (codes, ``-1`` missing) weighted by integer ``w`` (chunked over
-    rows, memory linear in ``q``)."""
+    """Statistics of rows ``pat`` (codes, ``-1`` missing) weighted by integer ``w``.
+
+    Few annotators: one weighted bincount per annotator pair; many annotators: dense per-row
+    counts, chunked over rows. Either way memory is linear in ``q`` (plus the ``q x q`` tables).
+    """
     m, G = pat.shape
+    if _pairs_cheaper(G, q):
+        st = _stats_by_pairs(pat, w, q)
+        return st.trimmed(), (_pair_tables(pat, w.astype(np.float64), q) if want_pairs else None)
     r_all = (pat >= 0).sum(1)
     rmax = int(r_all.max()) if m else 0
     P = np.zeros((rmax + 1, q, q), np.int64)
@@ -173,35 +234,41 @@ def stats_from_patterns(
             cs = counts[sel]
             P[r] += np.rint((cs * wc[sel, None]).T @ cs).astype(np.int64)
             C[r] += np.rint(wc[sel] @ cs).astype(np.int64)
-    n_gk = np.zeros((G, q), np.int64)
-    for g in range(G):
-        col = pat[:, g]
-        ok = col >= 0
-        n_gk[g] = np.bincount(col[ok], weights=wf[ok], minlength=q).round().astype(np.int64)
+    n_gk = _annotator_counts(pat, wf, q)
     n_r = np.bincount(r_all, weights=wf, minlength=rmax + 1).round().astype(np.int64)
-    tables = None
-    if want_pairs:
-        tables = {}
-        for g in range(G):
-            rows_g = pat[:, g] >= 0
-            if not rows_g.any():
-                continue
-            Pg, wg = pat[rows_g], wf[rows_g]
-            xg = Pg[:, g] * q
-            for h in range(g + 1, G):
-                both = Pg[:, h] >= 0
-                if both.any():
-                    t = np.bincount(xg[both] + Pg[both, h], weights=wg[both], minlength=q * q)
-                    tables[(g, h)] = t.reshape(q, q).round().astype(np.int64)
+    tables = _pair_tables(pat, wf, q) if want_pairs else None
     return Stats(n_r, C, P, n_gk, used).trimmed(), tables
+
+
+def _pair_tables(pat: np.ndarray, wf: np.ndarray, q: int) -> dict[tuple[int, int], np.ndarray]:
+    tables = {}
+    for g in range(pat.shape[1]):
+        rows_g = pat[:, g] >= 0
+        if not rows_g.any():
+            continue
+        Pg, wg = pat[rows_g], wf[rows_g]
+        xg = Pg[:, g] * q
+        for h in range(g + 1, pat.shape[1]):
+            both = Pg[:, h] >= 0
+            if both.any():
+                t = np.bincount(xg[both] + Pg[both, h], weights=wg[both], minlength=q * q)
+                tables[(g, h)] = t.reshape(q, q).round().astype(np.int64)
+    return tables
 
 
 def item_agreement_patterns(pat: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted observed agreement ``p_a,i`` of each row (NaN under two judgements)."""
-    m = len(pat)
+    m, G = pat.shape
     q = len(W)
     r_i = (pat >= 0).sum(1)
     agree = np.zeros(m)
+    if _pairs_cheaper(G, q):
+        for g in range(G):
+            for h in range(g + 1, G):
+                both = (pat[:, g] >= 0) & (pat[:, h] >= 0)
+                agree[both] += 2.0 * W[pat[both, g], pat[both, h]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(r_i >= 2, agree / (r_i * (r_i - 1.0)), np.nan)
     chunk = max(1, _CHUNK_CELLS // max(q, 1))
     for s in range(0, m, chunk):
         Xc = pat[s : s + chunk]
