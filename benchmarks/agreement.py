@@ -258,9 +258,13 @@ def main() -> None:
             f"|difference| {abs(kr['value'] - ours['value']):.1e} / {abs(kr['value'] - ours_np['value']):.1e}"
         )
     o60 = run("ours_alpha_60", n, v=60, repeat=max(2, rep - 2))
+    o60np = run("ours_alpha_60", n, v=60, repeat=max(2, rep - 2), env={"AQT_KERNEL": "0"})
+    print(f"  aqt, 60 categories     {fmt(o60)}  extra {o60.get('extra_mb', 0):.0f} MB")
+    print(f"  same, numpy only       {fmt(o60np)}  extra {o60np.get('extra_mb', 0):.0f} MB")
+    print("  (krippendorff 0.9.0 at 60 categories would need about N * 60^2 * 8 bytes: not run)")
+    all60 = run("ours_all_60", n, v=60, repeat=max(2, rep - 2), env={"AQT_KERNEL": "0"})
     print(
-        f"  aqt, 60 categories     {fmt(o60)}  extra {o60.get('extra_mb', 0):.0f} MB "
-        "(krippendorff 0.9.0 would need about N*60^2*8 bytes: not run)"
+        f"  everything, 60 categories, numpy only {fmt(all60)}  extra {all60.get('extra_mb', 0):.0f} MB"
     )
 
     allr = run("ours_all", n, repeat=rep)
