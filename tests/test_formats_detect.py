@@ -292,3 +292,22 @@ def test_api_tasks_on_one_line_are_label_studio(tmp_path):
     path.write_text(json.dumps(doc))
     assert detect_format(path) == "labelstudio"
     assert len(read_annotations(path)) == 10
+
+
+def test_prodigy_lines_longer_than_the_sniffed_head(tmp_path):
+    eg = json.loads((FIX / "prodigy_ner_manual.jsonl").read_text().splitlines()[0])
+    eg["meta"] = {"note": "x" * 100_000}
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(eg) + "\n" + json.dumps(eg) + "\n")
+    assert detect_format(path) == "prodigy"
+    assert len(read_annotations(path)) == 2
+
+
+def test_jsonl_with_a_bad_first_line_is_still_detected(tmp_path):
+    good = (FIX / "prodigy_textcat_binary.jsonl").read_text().splitlines()
+    path = tmp_path / "db.jsonl"
+    path.write_text('{"broken": \n' + "\n".join(good) + "\n")
+    assert detect_format(path) == "prodigy"
+    with pytest.raises(InputError) as err:
+        read_annotations(path)
+    assert one_line(err).startswith("db.jsonl is not valid Prodigy JSONL: 1 problem(s): line 1: ")

@@ -19,6 +19,7 @@ Formats (``--from``):
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -88,26 +89,43 @@ def detect_format(path: str | Path) -> str:
     if first == b"[":
         return _detect_json_list(p)
     if first == b"{":
-        line = stripped.split(b"\n", 1)[0]
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            obj = None
-        if obj is None:  # a pretty-printed JSON document rather than JSON Lines
-            doc = load_json_document(p)
-            if isinstance(doc, dict) and ("tasks" in doc or "annotations" in doc):
-                return "labelstudio"
-            return "table"
-        if "_input_hash" in obj or "answer" in obj:
-            return "prodigy"
-        if isinstance(obj.get("tasks"), list) or "annotations" in obj:
-            return "labelstudio"  # the API's {"tasks": [...]} or one task, on one line
-        return "table"
+        return _detect_json_object(p)
     text = stripped.decode("utf-8", "replace").splitlines()[0]
     delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
     columns = next(csv.reader([text], delimiter=delimiter), [])
     if _is_flat_labelstudio(columns):
         return "labelstudio-csv"
+    return "table"
+
+
+def _detect_json_object(p: Path) -> str:
+    """JSON Lines (Prodigy or a table), or one JSON document (Label Studio's API shape)."""
+    objs: list[object] = []
+    with open(p, "rb") as fh:
+        for line in itertools.islice(fh, 20):  # the first lines, read whole however long
+            if not line.strip():
+                continue
+            try:
+                objs.append(json.loads(line.lstrip(b"\xef\xbb\xbf")))
+            except ValueError:
+                objs.append(None)
+    obj = objs[0] if objs else None
+    if not isinstance(obj, dict):
+        try:  # a pretty-printed document?
+            doc = json.loads(read_text(p))
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            return "labelstudio" if ("tasks" in doc or "annotations" in doc) else "table"
+        # JSON Lines with a bad first line: decide on the first good one; the reader reports the bad
+        obj = next((o for o in objs if isinstance(o, dict)), None)
+        if obj is None:
+            load_json_document(p)  # raises with the line and column of the first error
+            return "table"
+    if "_input_hash" in obj or "answer" in obj:
+        return "prodigy"
+    if isinstance(obj.get("tasks"), list) or "annotations" in obj:
+        return "labelstudio"  # the API's {"tasks": [...]} or one task, on one line
     return "table"
 
 
