@@ -13,9 +13,13 @@ Studio webhook) and keeps, with :class:`aqt.agreement.AgreementState`:
   answered it) until ``max_annotators`` answered; then a strict majority settles it, else it waits
   for adjudication. An entry leaves the queue when an annotator not yet on it answers.
 
-An annotator is flagged when the windowed Cohen's kappa with gold is under
-``Thresholds.annotator_kappa`` on a full window, or when the windowed kappa with each of at least
-two peers is under it (each pair window full): a lone low pair does not say who drifted. Pair
+An annotator is flagged when the windowed kappa with gold is under ``Thresholds.annotator_kappa``
+on a full window, or when the windowed kappa with each of at least two peers is under it (each
+pair window full) and a full gold window does not vouch for them: a lone low pair does not say
+who drifted, and gold, when there is enough of it, outranks peers. Windows use Brennan and Prediger's
+kappa (1981; chance agreement ``1/q`` over the label set, so pass ``categories``): a short window
+often holds mostly one label, where Cohen's kappa collapses towards 0 even for a reliable
+annotator (Feinstein and Cicchetti 1990); cumulative figures are Cohen's kappa. Pair
 windows hold only the first two answers of each item (the random overlap sample); third answers
 come from re-annotation of disagreements and would bias them down.
 
@@ -68,9 +72,10 @@ class _Window:
         return len(self.keys) >= self.size
 
     def kappa(self) -> float | None:
+        """Brennan and Prediger's kappa (chance agreement 1/q over the label set)."""
         if not self.keys:
             return None
-        return self.state.annotator_agreement().get("own", {}).get("cohen_kappa")
+        return self.state.metrics()["brennan_prediger"]["value"]
 
     def agreement(self) -> float | None:
         if not self.keys:
@@ -224,18 +229,20 @@ class QualityMonitor:
         thr = self.thresholds.annotator_kappa
         win = self._gold_win.get(ann)
         reason = None
+        gold_ok = False
         if win is not None and win.full:
             k = win.kappa()
-            if k is not None and k < thr:
-                reason = f"kappa with gold {k:.3f} over the last {win.size} gold answers"
-        if reason is None:
+            if k is not None and k < thr - 1e-9:  # exactly at the threshold is not under it
+                reason = f"kappa (BP) with gold {k:.3f} over the last {win.size} gold answers"
+            gold_ok = k is not None and reason is None
+        if reason is None and not gold_ok:  # gold, when there is enough, outranks peers
             low = []
             for (a, b), w in self._pair_win.items():
                 if ann in (a, b) and w.full:
                     k = w.kappa()
-                    low.append(k is not None and k < thr)
+                    low.append(k is not None and k < thr - 1e-9)
             if len(low) >= 2 and all(low):
-                reason = f"kappa under {thr} with each of {len(low)} peers (last {self.window})"
+                reason = f"kappa (BP) under {thr} with each of {len(low)} peers (last {self.window})"
         if reason is None:
             return []
         self.flags[ann] = {"at_answer": self.n_answers[ann], "reason": reason}
@@ -261,14 +268,14 @@ class QualityMonitor:
                     "n": g.get("n_items", 0),
                     "agreement": g.get("percent_agreement"),
                     "kappa": g.get("cohen_kappa"),
-                    "window_kappa": gw.kappa() if gw else None,
+                    "window_bp_kappa": gw.kappa() if gw else None,
                     "window_n": len(gw.keys) if gw else 0,
                 },
                 "flagged": a in self.flags,
                 "flag": self.flags.get(a),
             }
         pairs = [
-            {"a": a, "b": b, "window_n": len(w.keys), "window_kappa": w.kappa()}
+            {"a": a, "b": b, "window_n": len(w.keys), "window_bp_kappa": w.kappa()}
             for (a, b), w in sorted(self._pair_win.items())
         ]
         multi = [i for i, j in self._answers.items() if len(j) >= 2]

@@ -29,7 +29,7 @@ def render_status(s: dict) -> str:
         f"Dataset {s.get('dataset')}: {s['items']} items, {s['double_annotated']} double-annotated, "
         f"alpha {_num(s.get('alpha'))}; guideline version {s.get('guideline_version') or 'n/a'}"
     )
-    cols = ("Annotator", "Answers", "Peer kappa", "Peer items", "Gold kappa", "Gold (last)", "Flag")
+    cols = ("Annotator", "Answers", "Peer kappa", "Peer items", "Gold kappa", "Gold BP (last)", "Flag")
     rows = []
     for name, a in s["annotators"].items():
         flag = f"FLAGGED at answer {a['flag']['at_answer']}: {a['flag']['reason']}" if a[
@@ -42,7 +42,7 @@ def render_status(s: dict) -> str:
                 _num(a["peers"].get("cohen_kappa")),
                 str(a["peers"].get("n_items", 0)),
                 _num(a["gold"]["kappa"]),
-                f"{_num(a['gold']['window_kappa'])} ({a['gold']['window_n']})",
+                f"{_num(a['gold']['window_bp_kappa'])} ({a['gold']['window_n']})",
                 flag,
             )
         )
