@@ -7,10 +7,9 @@ Models (:mod:`~aqt.active.models`), uncertainty scores and batch selection
 (:mod:`~aqt.active.simulate`) and learning curves behind ``aqt curve`` (:mod:`~aqt.active.curve`).
 scikit-learn and spaCy are imported only inside the functions that need them.
 
-What aqt recommends (strategy ``default``): margin scores, the top candidates diversified by k-means
-on a 64-dimensional SVD of the vectors, every candidate through selection review (flagged items go
-to a reviewer with the reason, skips teach the skip model), and 10% of each batch drawn at random,
-on which the scores are recalibrated (Platt scaling on out-of-fold predictions).
+What aqt recommends (strategy ``default``): margin scores, every candidate through selection review
+(flagged items go to a reviewer with the reason, skips teach the skip model), and 10% of each batch
+drawn at random, on which the scores are recalibrated (Platt scaling on out-of-fold predictions).
 """
 
 from aqt.active.models import MODELS, SklearnTextModel, SpacyTextModel, make_model

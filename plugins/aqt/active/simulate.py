@@ -255,16 +255,11 @@ def _run_one(
             scores = uncertainty_scores(strategy, proba)
             if strategy == "committee":
                 scores = _committee_scores(model_factory, X, y, junk, sent, cand, model.classes_, rng)
-            if strategy in ("diverse", "default"):
-                top = cand[select_top(scores, min(len(cand), 15 * k))] if use_review else None
-                if use_review:
-                    pool_ok = reviewed(top, 5 * (k - n_explore))
-                    ok = np.asarray(pool_ok, dtype=int)
-                    sub_scores = scores[np.searchsorted(cand, ok)]
-                    order = ok[select_diverse(sub_scores, Z[ok], k - n_explore, rng)]
-                    picks = order.tolist()
-                else:
-                    picks = cand[select_diverse(scores, Z[cand], k, rng)].tolist()
+            if strategy == "default":
+                # margin order, reviewed in chunks until enough items pass
+                picks = reviewed(cand[select_top(scores, len(cand))], k - n_explore)
+            elif strategy == "diverse":
+                picks = cand[select_diverse(scores, Z[cand], k, rng)].tolist()
             else:
                 picks = cand[select_top(scores, k)].tolist()
             if n_explore:

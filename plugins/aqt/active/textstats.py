@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TextBytes", "encode_texts", "char_stats", "CharNgramModel", "LanguageIdentifier"]
+__all__ = ["TextBytes", "encode_texts", "char_stats", "trigram_codes", "CharNgramModel", "LanguageIdentifier"]
 
 _TABLE_BITS = 20
 _SEP = 0  # byte separating texts in the joined array
@@ -126,6 +126,11 @@ def char_stats(texts: Sequence[str] | TextBytes) -> dict[str, np.ndarray]:
     return stats
 
 
+def trigram_codes(tb: TextBytes) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed trigram code per byte and whether the position is inside a text (shareable)."""
+    return _trigram_codes(tb)
+
+
 def _trigram_codes(tb: TextBytes) -> tuple[np.ndarray, np.ndarray]:
     """Hashed trigram code for every byte position (padding each text with one boundary byte)."""
     d = tb.data.astype(np.int64)
@@ -158,12 +163,16 @@ class CharNgramModel:
         self.logp_ = np.log10((counts + 1.0) / (total + seen)).astype(np.float32)
         return self
 
-    def score(self, texts: Sequence[str] | TextBytes) -> np.ndarray:
+    def score(self, texts: Sequence[str] | TextBytes,
+              codes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Mean log10-probability per trigram; ``codes`` (from :func:`trigram_codes`) may be passed
+        to share the hashing between several models."""
         if self.logp_ is None:
             raise RuntimeError("CharNgramModel.score called before fit")
         tb = texts if isinstance(texts, TextBytes) else encode_texts(texts)
-        codes, valid = _trigram_codes(tb)
-        lp = np.where(valid, self.logp_[codes], 0.0)
+        codes_, valid = _trigram_codes(tb) if codes is None else codes
+        lp = self.logp_[np.where(valid, codes_, 0)]
+        lp[~valid] = 0.0
         total = tb.per_text_sum(lp)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(tb.lengths > 0, total / np.maximum(tb.lengths, 1), np.nan)
@@ -188,14 +197,17 @@ class LanguageIdentifier:
     def scores(self, texts: Sequence[str] | TextBytes) -> np.ndarray:
         """Mean log10-probability per trigram, shape (n_texts, n_languages), ``languages_`` order."""
         tb = texts if isinstance(texts, TextBytes) else encode_texts(texts)
-        return np.column_stack([self.models_[lang].score(tb) for lang in self.languages_])
+        codes = _trigram_codes(tb)
+        return np.column_stack([self.models_[lang].score(tb, codes) for lang in self.languages_])
 
-    def predict(self, texts: Sequence[str] | TextBytes) -> tuple[np.ndarray, np.ndarray]:
-        """Most likely language per text and the margin over the runner-up (log10 per trigram).
+    def predict(self, texts: Sequence[str] | TextBytes,
+                scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Most likely language per text and the margin over the runner-up (log10 per trigram);
+        pass ``scores`` from :meth:`scores` to avoid computing them twice.
 
         Ties go to the alphabetically first language; empty texts get ``""`` and margin 0.
         """
-        s = self.scores(texts)
+        s = self.scores(texts) if scores is None else scores
         s_filled = np.nan_to_num(s, nan=-np.inf)
         best = np.argmax(s_filled, axis=1)
         top2 = np.sort(s_filled, axis=1)[:, -2:]
