@@ -379,3 +379,12 @@ def test_bootstrap_coverage_on_a_known_population():
         lo, hi = bootstrap_ci(sample(300), 3, n=200, seed=seed)["krippendorff_alpha"]
         covered += lo <= target <= hi
     assert covered >= 15
+
+
+def test_importing_the_engine_does_not_import_numba_or_pandas():
+    import subprocess
+    import sys
+
+    code = "import sys, aqt.agreement; print('numba' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
