@@ -267,3 +267,42 @@ def test_cohen_statsmodels_sas_table():
     assert metric(lin, "cohen_kappa") == pytest.approx(
         cohens_kappa(table10, weights=[0, 1, 2], return_results=False), abs=1e-12
     )
+
+
+def test_irrcac_readme_cont3x3abstractors_all_coefficients():
+    # R irrCAC README (kgwet/irrCAC), printed to 7 decimals
+    df = table_cont3x3abstractors()
+    labels = list(df.columns)
+    d = agreement_report(_two_rater_table(df.to_numpy(), labels), categories=labels).to_dict()
+    m = {k: v["value"] for k, v in d["metrics"].items()}
+    assert m["cohen_kappa"] == pytest.approx(0.7964094, abs=5e-8)
+    assert m["scott_pi"] == pytest.approx(0.7962397, abs=5e-8)
+    assert m["gwet_ac1"] == pytest.approx(0.8493305, abs=5e-8)
+    assert m["brennan_prediger"] == pytest.approx(0.835, abs=5e-8)
+    assert m["krippendorff_alpha"] == pytest.approx(0.7972585, abs=5e-8)
+    assert m["percent_agreement"] == pytest.approx(0.89, abs=5e-8)
+
+
+def test_irrcac_readme_distrib_6raters():
+    # 15 of Fleiss's (1971) patients as a subjects x categories count table (R irrCAC README)
+    from irrCAC.datasets import distrib_6raters
+
+    d = agreement_report(_from_count_table(distrib_6raters().to_numpy())).to_dict()
+    m = {k: v["value"] for k, v in d["metrics"].items()}
+    assert m["percent_agreement"] == pytest.approx(0.5511111, abs=5e-8)
+    assert m["gwet_ac1"] == pytest.approx(0.4448007, abs=5e-8)
+    assert m["fleiss_kappa"] == pytest.approx(0.4139265, abs=5e-8)
+    assert m["krippendorff_alpha"] == pytest.approx(0.4204384, abs=5e-8)
+    assert m["brennan_prediger"] == pytest.approx(0.4388889, abs=5e-8)
+
+
+def test_irrcac_readme_raw4raters_unweighted():
+    df = raw_4raters()
+    d = agreement_report(table_from_matrix(df.to_numpy(), list(df.columns))).to_dict()
+    m = {k: v["value"] for k, v in d["metrics"].items()}
+    assert m["percent_agreement"] == pytest.approx(0.8181818, abs=5e-8)
+    assert m["gwet_ac1"] == pytest.approx(0.77544, abs=5e-6)
+    assert m["fleiss_kappa"] == pytest.approx(0.76117, abs=5e-6)
+    assert m["krippendorff_alpha"] == pytest.approx(0.74342, abs=5e-6)
+    assert m["conger_kappa"] == pytest.approx(0.76282, abs=5e-6)
+    assert m["brennan_prediger"] == pytest.approx(0.77273, abs=5e-6)
