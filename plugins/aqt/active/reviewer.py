@@ -82,6 +82,10 @@ class SkipModel:
     def fit(
         self, texts: Sequence[str], lm_scores: np.ndarray, skipped: Sequence[bool]
     ) -> SkipModel:
+        return self.fit_features(self.features(texts, lm_scores), skipped)
+
+    def fit_features(self, F: Any, skipped: Sequence[bool]) -> SkipModel:
+        """Fit on precomputed :meth:`features` rows (the simulation caches them for the pool)."""
         y = np.asarray(skipped, dtype=int)
         if min(int(y.sum()), int(len(y) - y.sum())) < self.min_each:
             self.clf_ = None
@@ -91,14 +95,19 @@ class SkipModel:
         self.clf_ = LogisticRegression(
             C=3.0, solver="liblinear", class_weight="balanced", random_state=self.seed
         )
-        self.clf_.fit(self.features(texts, lm_scores), y)
+        self.clf_.fit(F, y)
         return self
 
     def predict_skip(self, texts: Sequence[str], lm_scores: np.ndarray) -> np.ndarray:
         """Probability that annotators skip each item (zeros before the model is trained)."""
         if self.clf_ is None or len(texts) == 0:
             return np.zeros(len(texts))
-        return self.clf_.predict_proba(self.features(texts, lm_scores))[:, 1]
+        return self.predict_skip_features(self.features(texts, lm_scores))
+
+    def predict_skip_features(self, F: Any) -> np.ndarray:
+        if self.clf_ is None or F.shape[0] == 0:
+            return np.zeros(F.shape[0])
+        return self.clf_.predict_proba(F)[:, 1]
 
 
 class SelectionReview:
@@ -154,6 +163,7 @@ class SelectionReview:
         self.signatures = minhash_signatures(self.texts)
         self.vectors = vectors if off_task else None
         self._seen: np.ndarray | None = None
+        self._skip_features: Any = None
         self._off_limit = -np.inf
         self._n_ref_fitted = 0
         self.length_limit = (
@@ -161,6 +171,13 @@ class SelectionReview:
             if len(self.reference_texts) >= 50
             else np.inf
         )
+
+    @property
+    def skip_features(self) -> Any:
+        """:meth:`SkipModel.features` of every pool item, computed once."""
+        if self._skip_features is None:
+            self._skip_features = SkipModel.features(self.texts, self.lm_scores)
+        return self._skip_features
 
     def static_reasons(self, i: int) -> list[str]:
         reasons = []
@@ -213,7 +230,7 @@ class SelectionReview:
                         f"off_task: vocabulary coverage {c:.2f} by labelled data < {self._off_limit:.2f}"
                     )
         if skip_model is not None and idx:
-            p = skip_model.predict_skip([self.texts[i] for i in idx], self.lm_scores[idx])
+            p = skip_model.predict_skip_features(self.skip_features[idx])
             for i, pi in zip(idx, p):
                 if pi >= skip_model.threshold:
                     flagged[i].append(f"skip_model: annotators skip items like this (p={pi:.2f})")

@@ -278,7 +278,7 @@ def _run_one(
             curve.append((len(sent), float(np.mean(y_test == majority))))
         if use_review:
             review.update_reference(lab)
-            skip.fit([review.texts[i] for i in sent], review.lm_scores[sent], junk[sent])
+            skip.fit_features(review.skip_features[sent], junk[sent])
     # calibration on the random holdout (the test set)
     lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
     ece_raw = ece = float("nan")
