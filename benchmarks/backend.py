@@ -350,7 +350,7 @@ def bench_sigkill(tmp: Path, quick: bool) -> dict:
 
     sender = threading.Thread(target=burst)
     sender.start()
-    time.sleep(1.0)
+    time.sleep(0.3 if quick else 1.0)
     server.kill()  # SIGKILL the uvicorn parent and both workers mid-burst
     stop.set()
     sender.join()

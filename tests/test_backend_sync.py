@@ -208,3 +208,19 @@ def test_start_training_event_retrains_now(tmp_path):
 def test_export_helper_matches_events():
     events = [created(1, 1, 2, "Positive"), created(2, 1, 3, "Negative"), deleted([1])]
     assert [a["id"] for a in export_of(events)[0]["annotations"]] == [2]
+
+
+def test_continuous_labelling_still_retrains_after_max_wait(tmp_path):
+    from aqt_labelstudio.worker import MAX_WAIT
+
+    backend = backend_with(tmp_path, FakeLabelStudio(), train_debounce=5.0)
+    backend.handle_event(_parse(created(1, 1, 2, "Positive", "good", t=1)))
+    start = backend.store.project(1)["pending_since"]
+    assert start is not None
+    with backend.store.write() as tx:  # labels keep arriving: never 5 s of quiet
+        tx.c.execute("UPDATE projects SET label_changed_at=?", (start + MAX_WAIT,))
+    assert train_due(backend, now=start + 3) == []
+    assert train_due(backend, now=start + MAX_WAIT + 1) == [1]
+    train_project(backend, 1)
+    assert backend.store.project(1)["pending_since"] is None
+    assert train_due(backend, now=start + MAX_WAIT + 2) == []

@@ -228,7 +228,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         body = parse_setup(await _json_body(request))
         project = body["project"]
         if project is not None:
-            if body["schema"]:
+            known = await run_in_threadpool(backend.project_info, project)
+            if body["schema"] and body["schema"] != known.get("label_config"):
                 await run_in_threadpool(_remember_config, backend, project, body["schema"])
             backend.reconcile_requests.add(project)
             worker.wake.set()

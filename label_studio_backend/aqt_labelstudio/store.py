@@ -41,7 +41,8 @@ DB_NAME = "aqt-backend.sqlite3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects(
   project INTEGER PRIMARY KEY, label_config TEXT, model_version TEXT, title TEXT,
-  label_seq INTEGER NOT NULL DEFAULT 0, label_changed_at REAL, reconciled_at REAL,
+  label_seq INTEGER NOT NULL DEFAULT 0, label_changed_at REAL, pending_since REAL,
+  reconciled_at REAL,
   lease_owner TEXT, lease_until REAL);
 CREATE TABLE IF NOT EXISTS tasks(
   task INTEGER PRIMARY KEY, project INTEGER NOT NULL, data TEXT NOT NULL, seen_at REAL);
@@ -260,9 +261,11 @@ class Tx:
                     best[1] if best else None,
                 ),
             )
+            now = time.time()
             c.execute(
-                "UPDATE projects SET label_seq=?, label_changed_at=? WHERE project=?",
-                (cur.lastrowid, time.time(), project),
+                "UPDATE projects SET label_seq=?, label_changed_at=?, "
+                "pending_since=COALESCE(pending_since, ?) WHERE project=?",
+                (cur.lastrowid, now, now, project),
             )
             self.touched.add((project, task))
 
@@ -388,7 +391,7 @@ class Store:
     def project(self, project: int) -> dict[str, Any] | None:
         rows = self.query(
             "SELECT project, label_config, model_version, title, label_seq, "
-            "label_changed_at, reconciled_at FROM projects WHERE project=?",
+            "label_changed_at, pending_since, reconciled_at FROM projects WHERE project=?",
             (project,),
         )
         if not rows:
@@ -400,6 +403,7 @@ class Store:
             "title",
             "label_seq",
             "label_changed_at",
+            "pending_since",
             "reconciled_at",
         )
         return dict(zip(keys, rows[0]))

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import httpx
@@ -20,13 +23,16 @@ from aqt.errors import AqtError
 
 from aqt_labelstudio.live import item_agreements
 from aqt_labelstudio.lsapi import STATUS_FIELD
-from aqt_labelstudio.model import choices_controls, train_model
+from aqt_labelstudio.model import TextModel, choices_controls, train_model
 from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
 
 __all__ = ["Worker", "reconcile", "refresh_predictions", "sync_flags", "train_due", "train_project"]
 
 log = logging.getLogger("aqt.backend")
-_ERRORS = (AqtError, httpx.HTTPError, OSError, ValueError, KeyError, TypeError)
+_ERRORS = (
+    AqtError, httpx.HTTPError, OSError, ValueError, KeyError, TypeError, BrokenProcessPool,
+    TimeoutError,
+)  # fmt: skip
 
 
 def sync_flags(backend: Backend, limit: int = 50) -> int:
@@ -71,7 +77,8 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
     tasks = list(backend.api.iter_tasks(project))
     rows, problems = reconcile_rows(project, config, tasks)
     live_ids = {r.annotation for r in rows}
-    # cancelled annotations are listed too; reconcile_rows keeps them with cancelled=True
+    # cancelled annotations are listed too; reconcile_rows keeps them with cancelled=True.
+    # Short transactions (CHUNK rows each), so webhooks and /setup never wait long for the lock.
     with backend.store.write() as tx:
         tx.upsert_project(
             project,
@@ -79,17 +86,22 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
             title=info.get("title"),
             model_version=info.get("model_version") or None,
         )
-        for t in tasks:
-            tx.upsert_task(project, int(t["id"]), dict(t.get("data") or {}))
-        changed = 0
-        for row in rows:
-            stone = tx.c.execute(
-                "SELECT deleted_at FROM tombstones WHERE annotation=?", (row.annotation,)
-            ).fetchone()
-            if stone and stone[0] >= started:
-                continue  # deleted after the listing began
-            tx.c.execute("DELETE FROM tombstones WHERE annotation=?", (row.annotation,))
-            changed += tx.upsert_annotation(row)
+    for chunk in _chunks(tasks):
+        with backend.store.write() as tx:
+            for t in chunk:
+                tx.upsert_task(project, int(t["id"]), dict(t.get("data") or {}))
+    changed = 0
+    for chunk in _chunks(rows):
+        with backend.store.write() as tx:
+            for row in chunk:
+                stone = tx.c.execute(
+                    "SELECT deleted_at FROM tombstones WHERE annotation=?", (row.annotation,)
+                ).fetchone()
+                if stone and stone[0] >= started:
+                    continue  # deleted after the listing began
+                tx.c.execute("DELETE FROM tombstones WHERE annotation=?", (row.annotation,))
+                changed += tx.upsert_annotation(row)
+    with backend.store.write() as tx:
         gone = [
             r[0]
             for r in tx.c.execute(
@@ -99,24 +111,29 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
             if r[0] not in live_ids
         ]
         removed = tx.delete_annotations(gone)
-        in_ls = {int(t["id"]): (t.get("data") or {}).get(STATUS_FIELD) for t in tasks}
-        threshold = backend.settings.thresholds.item_agreement
-        for task, ls_status in sorted(in_ls.items()):
-            current = tx.flag(task)
-            scores = item_agreements(tx.task_effective(task), task)
-            if ls_status == ADJUDICATED or (current and current[0] == ADJUDICATED):
-                status = ADJUDICATED
-            else:
-                status = NEEDS if scores and min(scores.values()) < threshold else OK
-            worst = min(scores.items(), key=lambda kv: (kv[1], kv[0])) if scores else (None, None)
-            tx.set_flag(
-                project,
-                task,
-                status,
-                control=worst[0],
-                item_agreement=worst[1],
-                synced=ls_status or OK,
-            )
+    in_ls = {int(t["id"]): (t.get("data") or {}).get(STATUS_FIELD) for t in tasks}
+    threshold = backend.settings.thresholds.item_agreement
+    for chunk in _chunks(sorted(in_ls.items())):
+        with backend.store.write() as tx:
+            for task, ls_status in chunk:
+                current = tx.flag(task)
+                scores = item_agreements(tx.task_effective(task), task)
+                if ls_status == ADJUDICATED or (current and current[0] == ADJUDICATED):
+                    status = ADJUDICATED
+                else:
+                    status = NEEDS if scores and min(scores.values()) < threshold else OK
+                worst = (
+                    min(scores.items(), key=lambda kv: (kv[1], kv[0])) if scores else (None, None)
+                )
+                tx.set_flag(
+                    project,
+                    task,
+                    status,
+                    control=worst[0],
+                    item_agreement=worst[1],
+                    synced=ls_status or OK,
+                )
+    with backend.store.write() as tx:
         tx.c.execute("UPDATE projects SET reconciled_at=? WHERE project=?", (time.time(), project))
     backend.forget_project(project)
     return {
@@ -127,6 +144,13 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
         "removed": len(removed),
         "problems": problems[:10],
     }
+
+
+CHUNK = 200
+
+
+def _chunks(items: list) -> list[list]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
 def due_reconciles(backend: Backend) -> list[int]:
@@ -148,21 +172,30 @@ def due_reconciles(backend: Backend) -> list[int]:
 
 
 def train_due(backend: Backend, now: float | None = None) -> list[int]:
-    """Projects with new labels and ``train_debounce`` seconds of quiet (or 30 s of waiting)."""
+    """Projects with new labels and ``train_debounce`` seconds of quiet, or labels waiting for
+    ``MAX_WAIT`` seconds (so continuous labelling still retrains), or a START_TRAINING event."""
     now = time.time() if now is None else now
     rows = backend.store.query(
-        "SELECT p.project, p.label_seq, p.label_changed_at, "
+        "SELECT p.project, p.label_seq, p.label_changed_at, p.pending_since, "
         "(SELECT COALESCE(MAX(m.label_seq), -1) FROM models m WHERE m.project=p.project) "
         "FROM projects p WHERE p.label_config IS NOT NULL"
     )
     due = []
-    for project, seq, changed_at, trained in rows:
-        if seq <= trained and changed_at != 0:
+    for project, seq, changed_at, pending_since, trained in rows:
+        if changed_at == 0:  # START_TRAINING
+            due.append(project)
+            continue
+        if seq <= trained:
             continue
         quiet = now - (changed_at or 0) >= backend.settings.train_debounce
-        if quiet or changed_at == 0:
+        waited = pending_since is not None and now - pending_since >= MAX_WAIT
+        if quiet or waited:
             due.append(project)
     return due
+
+
+#: seconds new labels may wait for a retraining while labelling never pauses
+MAX_WAIT = 30.0
 
 
 def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
@@ -172,9 +205,11 @@ def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
     out = []
     try:
         info = backend.store.project(project) or {}
+        trained_seq = info.get("label_seq", 0)
         for control in choices_controls(info.get("label_config")):
             texts, labels, seq = backend.training_data(project, control)
-            model = train_model(control, texts, labels)
+            trained_seq = min(trained_seq, seq)
+            model = _fit(backend, control, texts, labels)
             model.label_seq = seq
             rev = backend.store.query(
                 "SELECT COALESCE(MAX(revision), 0) + 1 FROM models WHERE project=? AND control=?",
@@ -209,6 +244,12 @@ def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
             tx.c.execute(
                 "UPDATE projects SET label_changed_at=? WHERE project=? AND label_changed_at=0",
                 (time.time(), project),
+            )
+            # labels that arrived during training wait again, from now
+            tx.c.execute(
+                "UPDATE projects SET pending_since=CASE WHEN label_seq<=? THEN NULL ELSE ? END "
+                "WHERE project=?",
+                (trained_seq, time.time(), project),
             )
     finally:
         backend.store.release_lease(project, backend.owner)
@@ -254,6 +295,36 @@ def refresh_predictions(backend: Backend, project: int) -> dict[str, int]:
     return {"created": created, "updated": updated}
 
 
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _fit(backend: Backend, control, texts: list[str], labels: list[str]) -> TextModel:
+    """Fit in a separate process when running as a server, so a long fit never holds this worker's
+    GIL while it answers Label Studio; inline when the background threads are off (tests)."""
+    global _POOL
+    if not backend.settings.background:
+        return train_model(control, texts, labels)
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pool = _POOL
+    try:
+        return pool.submit(train_model, control, texts, labels).result(timeout=900)
+    except BrokenProcessPool:
+        with _POOL_LOCK:
+            _POOL = None
+        raise
+
+
+def shutdown_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 class Worker:
     """Two daemon threads: Label Studio calls (flags, reconciliation) and training."""
 
@@ -275,6 +346,7 @@ class Worker:
         self.wake.set()
         for t in self.threads:
             t.join(timeout)
+        shutdown_pool()
 
     def _sync_loop(self) -> None:
         while not self.stop_event.is_set():
