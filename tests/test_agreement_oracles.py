@@ -203,3 +203,27 @@ def test_compiled_pass_equals_numpy_path(seed, monkeypatch):
     with_kernel = krippendorff_alpha(data, "ordinal")
     monkeypatch.setenv("AQT_KERNEL", "1")
     assert krippendorff_alpha(data, "ordinal") == with_kernel
+
+
+@pytest.mark.parametrize("G, q", [(25, 4), (40, 12)])
+def test_many_sparse_annotators_match_the_oracles(G, q):
+    # crowd-style data: many annotators, each item judged by a few (rows cannot all be packed)
+    X = random_codes(900 + G, n=80, G=G, q=q, missing=0.85)
+    X = X[(X >= 0).sum(1) >= 1]
+    labels = [str(k + 1) for k in range(q)]
+    data = np.where(X >= 0, X + 1.0, np.nan)
+    rep = metrics(agreement_report(to_table(X), categories=labels))
+    assert rep["krippendorff_alpha"] == pytest.approx(
+        krippendorff.alpha(data.T, level_of_measurement="nominal"), abs=1e-12
+    )
+    cats = list(range(1, q + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cac = CAC(pd.DataFrame(data), categories=cats, digits=12)
+        assert rep["fleiss_kappa"] == pytest.approx(
+            cac.fleiss()["est"]["coefficient_value"], abs=1e-9
+        )
+        assert rep["conger_kappa"] == pytest.approx(
+            cac.conger()["est"]["coefficient_value"], abs=1e-9
+        )
+        assert rep["gwet_ac1"] == pytest.approx(cac.gwet()["est"]["coefficient_value"], abs=1e-9)

@@ -120,7 +120,7 @@ def compress(X: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray 
     n, G = X.shape
     q1 = q + 1
     if G == 0 or n == 0 or q1**G >= 2**62:
-        return X, np.ones(n, np.int64), None
+        return X.astype(np.int64), np.ones(n, np.int64), None
     Xq = np.where(X < 0, q, X)
     dtype = np.int32 if q1**G < 2**31 else np.int64
     packed = np.zeros(n, dtype)
@@ -209,6 +209,7 @@ def stats_from_patterns(
     Few annotators: one weighted bincount per annotator pair; many annotators: dense per-row
     counts, chunked over rows. Either way memory is linear in ``q`` (plus the ``q x q`` tables).
     """
+    pat = np.asarray(pat, dtype=np.int64)  # small code dtypes would overflow in index arithmetic
     m, G = pat.shape
     if _pairs_cheaper(G, q):
         st = _stats_by_pairs(pat, w, q)
@@ -258,6 +259,7 @@ def _pair_tables(pat: np.ndarray, wf: np.ndarray, q: int) -> dict[tuple[int, int
 
 def item_agreement_patterns(pat: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted observed agreement ``p_a,i`` of each row (NaN under two judgements)."""
+    pat = np.asarray(pat, dtype=np.int64)
     m, G = pat.shape
     q = len(W)
     r_i = (pat >= 0).sum(1)
