@@ -388,3 +388,9 @@ def test_importing_the_engine_does_not_import_numba_or_pandas():
     code = "import sys, aqt.agreement; print('numba' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_numeric_categories_match_ratings_however_written():
+    rows = [("1", "a", 1.0), ("1", "b", 2.0), ("2", "a", 3.0), ("2", "b", 3.0)]
+    d = agreement_report(tab(rows, kind="rating"), categories="1.0,2,3.0,4", weights="linear")
+    assert d.to_dict()["categories"] == ["1", "2", "3", "4"]
