@@ -35,7 +35,9 @@ TEAM = ["alice", "bob", "carol"]
 def source(n: int = 400) -> list[SourceItem]:
     texts = {5: "Oh great, the update broke it again.", 9: "meh"}
     return [
-        SourceItem(f"r{i}", texts.get(i, f"A product review, number {i}."), {"truth": LABELS[i % 3]})
+        SourceItem(
+            f"r{i}", texts.get(i, f"A product review, number {i}."), {"truth": LABELS[i % 3]}
+        )
         for i in range(n)
     ]
 
@@ -224,3 +226,24 @@ def test_renderers_and_sheet(batch):
     assert set(pair_items) <= set(listed)
     assert set(listed) == {w["item"] for w in d["disagreements"]}
     assert "| alice | bob | carol | Decision |" in sheet
+
+
+def test_span_batches_gate_on_token_alpha():
+    from aqt.records import Span
+
+    items = [SourceItem(f"s{i}", f"Alice met Bob in Paris on day {i}.", {}) for i in range(60)]
+    b = select_calibration_batch(items, 60, seed=0)
+    recs = []
+    for it in b.items:
+        for a in TEAM:
+            spans = [Span(0, 5, "PER"), Span(10, 13, "PER")]
+            if a == "carol" and it.id.endswith("7"):
+                spans = [Span(17, 22, "LOC")]
+            recs.append(Annotation(it.id, a, tuple(spans), kind="spans", text=it.text))
+    g = calibration_gate(AnnotationTable.from_records(recs), b.manifest, TEAM, ci=0)
+    d = g.to_dict()
+    assert d["metric"] == "token_alpha" and 0.667 < d["overall"]["value"] < 1
+    assert g.status == "PASS" and d["gold"] == []
+    assert set(d["per_label"]) == {"LOC", "PER"}
+    assert {r["status"] for r in d["per_label"].values()} == {"n/a"}
+    assert "Token-level alpha" in render_gate_text(d)

@@ -178,7 +178,6 @@ def test_toml_syntax_error_and_missing_file(tmp_path):
 
 def test_yaml_catalogue_loads_like_toml(tmp_path):
     import tomllib
-
     import yaml
 
     y = tmp_path / "c.yaml"

@@ -371,7 +371,7 @@ def verify_manifest(
     return [m.hash for m in again.manifest.items] == [m.hash for m in manifest.items]
 
 
-def calibration_gate(*args: Any, **kwargs: Any):  # noqa: ANN201 - re-export, see the module
+def calibration_gate(*args: Any, **kwargs: Any):
     """See :func:`aqt.calibration_gate.calibration_gate`."""
     from aqt.calibration_gate import calibration_gate as gate
 

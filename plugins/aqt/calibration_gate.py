@@ -3,7 +3,8 @@
 PASS needs Krippendorff's alpha (nominal) on the batch at or above the threshold (default
 ``Thresholds.alpha_gate`` = 0.667, Krippendorff 2004) overall and for every label with enough
 items (one-vs-rest alpha, as in ``agreement_report``'s ``per_label``), and every named annotator
-finished. Intervals are the engine's seeded item bootstrap (``aqt.agreement.bootstrap``). On FAIL
+finished. Span tasks gate on the token-level alpha of ``aqt.agreement.spans`` and show each
+label's overlap F1 without gating on it. Intervals are the engine's seeded item bootstrap (``aqt.agreement.bootstrap``). On FAIL
 the result names the confused label pairs with their items, the guideline sections and edge cases
 each pair touches, a revision question per pair, and the next step.
 
@@ -35,7 +36,7 @@ from aqt.errors import InputError, truncate
 from aqt.findings import Finding, has_errors, sort_findings
 from aqt.records import AnnotationTable, natural_key
 
-__all__ = ["GateResult", "MIN_LABEL_ITEMS", "calibration_gate", "gold_labels"]
+__all__ = ["MIN_LABEL_ITEMS", "GateResult", "calibration_gate", "gold_labels"]
 
 #: a label judged on fewer items than this is reported but does not fail the gate
 MIN_LABEL_ITEMS = 5
@@ -59,6 +60,7 @@ class GateResult:
     unfinished: tuple[Mapping[str, Any], ...]
     agreement: Mapping[str, Any]
     disagreements: tuple[Mapping[str, Any], ...] = ()
+    metric: str = "krippendorff_alpha"
     gold: tuple[Mapping[str, Any], ...] = ()
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     next_step: str = ""
@@ -72,7 +74,7 @@ class GateResult:
         return {
             "check": "calibration_gate",
             "status": self.status,
-            "metric": "krippendorff_alpha",
+            "metric": self.metric,
             "threshold": self.threshold,
             "target": self.target,
             "batch": dict(self.batch),
@@ -206,10 +208,15 @@ def calibration_gate(
     recs = [replace(r, item=mapping[r.item]) for r in recs]
     sub = table.with_records(recs)
     report = agreement_report(sub, ci=ci, seed=seed, max_disagreements=10**6).to_dict()
-    labels = list(report["categories"])
+    spans = report["kind"] == "spans"
+    labels = [] if spans else list(report["categories"])
     last = {(r.item, r.annotator): str(r.value) for r in recs}
-    ivals = _label_intervals(last, labels, ci, seed) if ci else {}
-    alpha = report["metrics"]["krippendorff_alpha"]
+    ivals = _label_intervals(last, labels, ci, seed) if ci and labels else {}
+    if spans:  # token-level alpha gates; per-label span F1 is shown, not gated
+        sp = report.get("spans") or {}
+        alpha = {"value": sp.get("token_alpha"), "ci95": None}
+    else:
+        alpha = report["metrics"]["krippendorff_alpha"]
     overall = {
         "value": alpha["value"],
         "ci95": alpha["ci95"],
@@ -223,6 +230,13 @@ def calibration_gate(
         v, n = row.get("krippendorff_alpha"), int(row.get("n_items") or 0)
         per_label[lab] = {"value": v, "ci95": ivals.get(lab), "n_items": n}
         per_label[lab]["status"] = _status(v, n, thr)
+    for lab, row in ((report.get("spans") or {}).get("per_label") or {}).items():
+        per_label[lab] = {
+            "value": row.get("f1_overlap"),
+            "ci95": None,
+            "n_items": int(row.get("support") or 0),
+            "status": "n/a",
+        }
     # who answered what
     answered: dict[str, set[str]] = {a: set() for a in named}
     for i, a in last:
@@ -286,7 +300,10 @@ def calibration_gate(
         confused_pairs=pairs,
         worst_items=worst,
         disagreements=disagreements,
-        gold=tuple(
+        metric="token_alpha" if spans else "krippendorff_alpha",
+        gold=()
+        if spans
+        else tuple(
             {"id": i, "text": texts.get(i), "label": lab} for i, lab in gold_labels(sub).items()
         ),
         other_annotators=tuple(others),

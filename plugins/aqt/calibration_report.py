@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 MAX_TEXT = 160
+METRIC_NAMES = {"krippendorff_alpha": "Krippendorff's alpha", "token_alpha": "Token-level alpha"}
 
 
 def _short(text: Any, n: int = MAX_TEXT) -> str:
@@ -48,7 +49,7 @@ def gate_tables(d: Mapping[str, Any]) -> list[Table]:
         ("", ""),
         (
             ("Result", str(d.get("status"))),
-            ("Krippendorff's alpha", fmt_num(ov.get("value"))),
+            (METRIC_NAMES.get(str(d.get("metric")), "Alpha"), fmt_num(ov.get("value"))),
             ("95% interval", fmt_ci(ov.get("ci95"))),
             ("Gate / target", f"{fmt_num(d.get('threshold'))} / {fmt_num(d.get('target'))}"),
             ("Batch", f"{b.get('id')} ({b.get('n_items')} items, seed {b.get('seed')})"),
@@ -214,13 +215,18 @@ def discussion_sheet(d: Mapping[str, Any], texts: Mapping[str, str] | None = Non
     lines = [
         f"# Calibration meeting: batch {md_escape(str(b.get('id')))}",
         "",
-        f"Gate: **{d.get('status')}**, Krippendorff's alpha {fmt_num(ov.get('value'))} "
-        f"({fmt_ci(ov.get('ci95'))}) against {fmt_num(d.get('threshold'))}; guideline version "
-        f"{md_escape(str(d.get('guideline_version') or 'n/a'))}; annotators "
-        f"{md_escape(', '.join(anns))}.",
+        (
+            f"Gate: **{d.get('status')}**, "
+            f"{METRIC_NAMES.get(str(d.get('metric')), 'alpha')} {fmt_num(ov.get('value'))} "
+            f"({fmt_ci(ov.get('ci95'))}) against {fmt_num(d.get('threshold'))}; guideline "
+            f"version {md_escape(str(d.get('guideline_version') or 'n/a'))}; annotators "
+            f"{md_escape(', '.join(anns))}."
+        ),
         "",
-        "For each group: agree on the rule, write it into the guideline section named, and fill "
-        "in the decision column. Record the outcome with `aqt guidelines record`.",
+        (
+            "For each group: agree on the rule, write it into the guideline section named, and "
+            "fill in the decision column. Record the outcome with `aqt guidelines record`."
+        ),
         "",
     ]
     placed: set[str] = set()

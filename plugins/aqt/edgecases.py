@@ -195,7 +195,9 @@ def _rule(raw: Any, where: str, problems: list[str]) -> Rule | None:
         return None
     unknown = sorted(set(raw) - RULE_KEYS)
     if unknown:
-        problems.append(f"{where}.rule: unknown key(s) {truncate(unknown)}; use {sorted(RULE_KEYS)}")
+        problems.append(
+            f"{where}.rule: unknown key(s) {truncate(unknown)}; use {sorted(RULE_KEYS)}"
+        )
     if not set(raw) & RULE_KEYS:
         problems.append(f"{where}.rule: no condition; give keywords, regex, length or field")
     kws = raw.get("keywords", [])

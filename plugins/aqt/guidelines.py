@@ -109,7 +109,9 @@ class Guidelines:
         for s in self.sections:
             body = f"{s.title}\n{s.text}"
             hits = sum(
-                1 for lab in labels if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", body, re.I)
+                1
+                for lab in labels
+                if re.search(rf"(?<!\w){re.escape(lab)}(?!\w)", body, re.IGNORECASE)
             )
             if hits:
                 scored.append((-hits, s.line, s))
@@ -194,6 +196,9 @@ def read_guidelines(path: str | Path) -> Guidelines:
     return Guidelines(str(path), guideline_version_from_text(data), parse_sections(text), text)
 
 
+_METRICS = {"krippendorff_alpha": "Krippendorff's alpha", "token_alpha": "Token-level alpha"}
+
+
 def _fmt(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):.3f}"
 
@@ -220,10 +225,15 @@ def validation_block(
         f"### {date} · batch {batch.get('id') or 'n/a'} · {gate.get('status', 'n/a')}",
         "",
         f"- Guideline version: {gate.get('guideline_version') or 'n/a'}",
-        f"- Annotators: {', '.join(gate.get('annotators') or []) or 'n/a'}; "
-        f"items: {overall.get('n_items', 'n/a')}",
-        f"- Krippendorff's alpha: {_fmt(overall.get('value'))}{_ci(overall.get('ci95'))} "
-        f"against {_fmt(gate.get('threshold'))}: {overall.get('status', 'n/a')}",
+        (
+            f"- Annotators: {', '.join(gate.get('annotators') or []) or 'n/a'}; "
+            f"items: {overall.get('n_items', 'n/a')}"
+        ),
+        (
+            f"- {_METRICS.get(str(gate.get('metric', 'krippendorff_alpha')), 'Alpha')}: {_fmt(overall.get('value'))}"
+            f"{_ci(overall.get('ci95'))} against {_fmt(gate.get('threshold'))}: "
+            f"{overall.get('status', 'n/a')}"
+        ),
         "",
         "| Label | Alpha | 95% interval | Items | Result |",
         "|---|---:|---|---:|---|",

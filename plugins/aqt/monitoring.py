@@ -242,7 +242,9 @@ class QualityMonitor:
                     k = w.kappa()
                     low.append(k is not None and k < thr - 1e-9)
             if len(low) >= 2 and all(low):
-                reason = f"kappa (BP) under {thr} with each of {len(low)} peers (last {self.window})"
+                reason = (
+                    f"kappa (BP) under {thr} with each of {len(low)} peers (last {self.window})"
+                )
         if reason is None:
             return []
         self.flags[ann] = {"at_answer": self.n_answers[ann], "reason": reason}
@@ -253,9 +255,7 @@ class QualityMonitor:
         """Everything a status file or ``prodigy aqt.status`` shows; plain JSON, sorted."""
         peers = self.state.annotator_agreement() if self._answers else {}
         gold_all = self.gold_state.annotator_agreement() if self.gold_state._items else {}
-        names = sorted(
-            set(self.annotators) | set(self.n_answers) - {"gold"}, key=natural_key
-        )
+        names = sorted(set(self.annotators) | set(self.n_answers) - {"gold"}, key=natural_key)
         anns = {}
         for a in names:
             gw = self._gold_win.get(a)
@@ -263,7 +263,9 @@ class QualityMonitor:
             anns[a] = {
                 "answers": self.n_answers.get(a, 0),
                 "repeats": self.repeats.get(a, 0),
-                "peers": peers.get(a, {"percent_agreement": None, "cohen_kappa": None, "n_items": 0}),
+                "peers": peers.get(
+                    a, {"percent_agreement": None, "cohen_kappa": None, "n_items": 0}
+                ),
                 "gold": {
                     "n": g.get("n_items", 0),
                     "agreement": g.get("percent_agreement"),

@@ -127,7 +127,7 @@ def exclusion_router(
     def router(ctrl: Any, session_id: str, item: dict[str, Any]) -> list[str]:
         banned = set(excluded(item))
         prefix = ctrl.get_session_name("")
-        name = session_id[len(prefix) :] if session_id.startswith(prefix) else session_id
+        name = session_id.removeprefix(prefix)
         if name not in banned:
             return [session_id]
         for other in annotators:

@@ -100,7 +100,9 @@ class QCStream:
         req = self.monitor.next_request()
         if req is not None:
             task = self.tasks[req["item"]]
-            return self._copy(req["item"], task, {"reason": req["reason"], "exclude": req["exclude"]})
+            return self._copy(
+                req["item"], task, {"reason": req["reason"], "exclude": req["exclude"]}
+            )
         self.served += 1
         if self.gold_every and self.served % self.gold_every == 0:
             g = self.gold_tasks[self.n_gold % len(self.gold_tasks)]

@@ -25,7 +25,9 @@ VIEWS = {"choice": "choice", "binary": "classification", "spans": "spans_manual"
 #: the recipe's arguments (their help is the --help text)
 ARGS = {
     "dataset": Arg(help="Dataset to save the calibration answers to"),
-    "source": Arg(help="Data source (JSONL, JSON or CSV with a text column) to draw the batch from"),
+    "source": Arg(
+        help="Data source (JSONL, JSON or CSV with a text column) to draw the batch from"
+    ),
     "label": Arg("--label", "-l", help="Comma-separated labels, e.g. Positive,Negative,Neutral"),
     "annotators": Arg(
         "--annotators", "-a", help="Comma-separated annotator names (their ?session=NAME)"
@@ -67,7 +69,9 @@ def split_names(value: Any, what: str) -> list[str]:
 def make_task(item: Any, labels: list[str], view: str, gversion: Optional[str]) -> dict:
     """The Prodigy task of a source item for ``view`` (``choice``, ``binary`` or ``spans``)."""
     meta = {k: v for k, v in dict(item.meta).items() if k != "meta" and not isinstance(v, dict)}
-    meta.update(dict(item.meta.get("meta") or {}) if isinstance(item.meta.get("meta"), dict) else {})
+    meta.update(
+        dict(item.meta.get("meta") or {}) if isinstance(item.meta.get("meta"), dict) else {}
+    )
     meta["aqt_item"] = item.id
     if gversion:
         meta["guideline_version"] = gversion
@@ -135,8 +139,7 @@ def _components(
     dataset, source, label, annotators, size, guidelines, edge_cases, threshold, view, seed,
     strata, out_dir,
 ) -> dict:  # fmt: skip
-    from aqt.calibration import batch_items, read_manifest, select_calibration_batch
-    from aqt.calibration import write_manifest
+    from aqt.calibration import batch_items, read_manifest, select_calibration_batch, write_manifest
     from aqt.edgecases import load_catalogue, read_source_items
     from aqt.errors import UsageError
     from aqt.guidelines import read_guidelines
@@ -202,7 +205,6 @@ def _components(
             name = session_name(eg.get("_session_id"), dataset)
             if name in done:
                 done[name].add(eg.get("_input_hash"))
-        return None
 
     def before_db(answers: list[dict]) -> list[dict]:
         for eg in answers:
@@ -270,7 +272,9 @@ def _report_gate(examples, dataset, manifest, names, threshold, catalogue, guide
     print(render_gate_text(d), end="")
     if result.status == "PASS":
         gold = folder / f"{dataset}.gold.jsonl"
-        atomic_write_text(gold, "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in d["gold"]))
+        atomic_write_text(
+            gold, "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in d["gold"])
+        )
         msg.good(f"Calibration gate PASS; gold items in {gold}", result.next_step)
     else:
         msg.fail("Calibration gate FAIL", result.next_step)

@@ -29,12 +29,22 @@ def render_status(s: dict) -> str:
         f"Dataset {s.get('dataset')}: {s['items']} items, {s['double_annotated']} double-annotated, "
         f"alpha {_num(s.get('alpha'))}; guideline version {s.get('guideline_version') or 'n/a'}"
     )
-    cols = ("Annotator", "Answers", "Peer kappa", "Peer items", "Gold kappa", "Gold BP (last)", "Flag")
+    cols = (
+        "Annotator",
+        "Answers",
+        "Peer kappa",
+        "Peer items",
+        "Gold kappa",
+        "Gold BP (last)",
+        "Flag",
+    )
     rows = []
     for name, a in s["annotators"].items():
-        flag = f"FLAGGED at answer {a['flag']['at_answer']}: {a['flag']['reason']}" if a[
-            "flagged"
-        ] else ""
+        flag = (
+            f"FLAGGED at answer {a['flag']['at_answer']}: {a['flag']['reason']}"
+            if a["flagged"]
+            else ""
+        )
         rows.append(
             (
                 name,
@@ -46,7 +56,9 @@ def render_status(s: dict) -> str:
                 flag,
             )
         )
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)]
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(cols)
+    ]
     lines = [head, ""]
     lines.append("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip())
     lines.append("  ".join("-" * w for w in widths))
