@@ -323,6 +323,7 @@ def simulate(
     other_languages: Mapping[str, Sequence[str]] | None = None,
     reference_texts: Sequence[str] = (),
     C: float = 3.0,
+    class_weight: str | None = "balanced",
     progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Run active learning against known labels; ``random`` is always added as the baseline.
@@ -351,7 +352,7 @@ def simulate(
     budget = min(budget, len(y))
 
     def factory() -> SklearnTextModel:
-        return SklearnTextModel(features="tfidf", C=C)
+        return SklearnTextModel(features="tfidf", C=C, class_weight=class_weight)
 
     base = factory().fit_vectorizer(texts)
     X = base.vectorize(texts)
