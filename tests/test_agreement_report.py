@@ -394,3 +394,13 @@ def test_numeric_categories_match_ratings_however_written():
     rows = [("1", "a", 1.0), ("1", "b", 2.0), ("2", "a", 3.0), ("2", "b", 3.0)]
     d = agreement_report(tab(rows, kind="rating"), categories="1.0,2,3.0,4", weights="linear")
     assert d.to_dict()["categories"] == ["1", "2", "3", "4"]
+
+
+def test_numeric_looking_choice_labels_stay_as_written():
+    rows = [("1", "a", "1.0"), ("1", "b", "2"), ("2", "a", "1.0"), ("2", "b", "1.0")]
+    d = agreement_report(tab(rows), categories=["1.0", "2", "3"]).to_dict()
+    assert d["categories"] == ["1.0", "2", "3"]
+    s = AgreementState(categories=["1.0", "2", "3"])
+    s.add("1", "a", 1.0)
+    s.add("1", "b", "1.0")
+    assert s.item_agreement("1") == 1.0

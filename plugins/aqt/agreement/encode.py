@@ -62,8 +62,13 @@ def domain(observed: Iterable[str], categories: Sequence[Any] | str | None = Non
     if isinstance(categories, str):
         categories = [c.strip() for c in categories.split(",") if c.strip()]
     dom = [label_of(c) for c in categories]
-    if seen and all(parse_number(x) is not None for x in seen):  # "3.0" names the rating 3
-        dom = [label_of(parse_number(c)) if parse_number(c) is not None else c for c in dom]
+    # a category written "3.0" names the observed rating "3" (unless "3.0" itself was observed)
+    dom = [
+        label_of(parse_number(c))
+        if c not in seen and parse_number(c) is not None and label_of(parse_number(c)) in seen
+        else c
+        for c in dom
+    ]
     dups = sorted({c for c in dom if dom.count(c) > 1})
     if dups:
         raise InputError(

@@ -83,6 +83,10 @@ class AgreementState:
         if code is not None:
             return code
         if self._fixed is not None and label not in self._fixed:
+            number = parse_number(label)
+            same = [c for c in self._fixed if number is not None and parse_number(c) == number]
+            if same:  # "3" arriving for a category written "3.0"
+                return self._code_of(same[0])
             raise InputError(
                 f"Value {label!r} is not among the fixed categories {self._fixed[:10]}.",
                 fix="Add it to categories= or create the state without categories.",
