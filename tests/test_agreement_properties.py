@@ -181,3 +181,26 @@ def test_incremental_equals_batch_with_a_fixed_domain(ops, level, weights):
     table = AnnotationTable.from_records(Annotation(i, a, v) for (i, a), v in final.items())
     batch = agreement_report(table, level=level, weights=weights, categories=domain)
     assert state.metrics() == batch.to_dict()["metrics"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(codes(max_items=15, max_raters=5, max_q=6), st.sampled_from(LEVELS))
+def test_drop_in_alpha_matches_the_krippendorff_package(X, level):
+    import math
+    import warnings
+
+    import krippendorff
+    from aqt.agreement import krippendorff_alpha
+
+    data = np.where(X >= 0, X + 1.0, np.nan).T
+    ours = krippendorff_alpha(data, level)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            theirs = krippendorff.alpha(data, level_of_measurement=level)
+        except ValueError:  # the package refuses one value or no pairable unit; we return nan
+            theirs = math.nan
+    if math.isnan(theirs) or math.isinf(theirs):
+        assert math.isnan(ours)
+    else:
+        assert abs(ours - theirs) < 1e-9
