@@ -42,6 +42,15 @@ def review_sample(n: int, seed: int = 0, offset: int = 0) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def review_or_synopsis(n_reviews: int, n_plots: int, seed: int = 0) -> pd.DataFrame:
+    """A second real task with a strong text signal: is the snippet a review or a plot synopsis?"""
+    _, plots = rotten_tomatoes_full()
+    reviews = review_sample(n_reviews, seed=seed).assign(label="review")
+    order = np.random.default_rng(seed).permutation(len(plots))[:n_plots]
+    syn = plots.iloc[order].assign(label="synopsis", id=[f"plot{r}" for r in order])
+    return pd.concat([reviews, syn], ignore_index=True)
+
+
 def simulate_annotations(
     df: pd.DataFrame, *, seed: int = 0, per_item: int = 3, flip: frozenset[str] = frozenset()
 ) -> AnnotationTable:
@@ -49,7 +58,8 @@ def simulate_annotations(
     ``ACCURACY[j]``. Items in ``flip`` get the wrong label from every annotator (a batch labelled
     with the buttons swapped)."""
     rng = np.random.default_rng(seed)
-    other = {"fresh": "rotten", "rotten": "fresh"}
+    a, b = sorted(set(df["label"])) if df["label"].nunique() == 2 else ("fresh", "rotten")
+    other = {a: b, b: a}
     recs = []
     k = len(ACCURACY)
     for n, row in enumerate(df.itertuples(index=False)):

@@ -87,7 +87,7 @@ class ExportOptions:
     edge_case_min: int = 3
     adversarial_min_share: float = 0.02
     label_error_threshold: float = 0.9
-    label_error_max_share: float = 0.03
+    label_error_max_share: float = 0.01
     near_duplicate: float = 0.7
     split_tolerance: float = 0.05
     seed: int = 0
