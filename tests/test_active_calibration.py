@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_active_helpers import reviews
-
 from aqt.active.models import SklearnTextModel
 from aqt.active.recalibration import Recalibrator, expected_calibration_error, fit_recalibrator
 from aqt.active.strategies import score_margin, select_top
+from test_active_helpers import reviews
 
 
 def test_ece_hand_computed() -> None:
@@ -65,5 +64,7 @@ def test_recalibration_lowers_ece_of_actively_trained_model() -> None:
     assert rec.method == "platt" and rec.n_fit == 200
     assert after < before
     # accuracy is unchanged for a monotone binary recalibration with a small bias
-    assert np.mean(rec.transform(p_test).argmax(1) == y_idx[test]) >= np.mean(
-        p_test.argmax(1) == y_idx[test]) - 0.03
+    assert (
+        np.mean(rec.transform(p_test).argmax(1) == y_idx[test])
+        >= np.mean(p_test.argmax(1) == y_idx[test]) - 0.03
+    )

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from aqt.cli import cli
 from click.testing import CliRunner
 from test_active_helpers import EMPTY, foreign, garbled, reviews
-
-from aqt.cli import cli
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,9 @@ def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     df = reviews(500)[["text", "label"]].assign(kind="review")
     junk = EMPTY[:4] + garbled(6) + foreign(4)["de"]
     kinds = ["empty"] * 4 + ["garbled"] * 6 + ["foreign"] * 4
-    df = pd.concat([df, pd.DataFrame({"text": junk, "label": "", "kind": kinds})], ignore_index=True)
+    df = pd.concat(
+        [df, pd.DataFrame({"text": junk, "label": "", "kind": kinds})], ignore_index=True
+    )
     df["split"] = ["test" if i % 5 == 0 and df["label"][i] else "pool" for i in range(len(df))]
     path = tmp_path_factory.mktemp("al") / "data.csv"
     df.to_csv(path, index=False)
@@ -26,12 +27,37 @@ def data_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_simulate_json_shape(data_csv: Path) -> None:
-    r = CliRunner().invoke(cli, ["al", "simulate", "--data", str(data_csv), "--kind-col", "kind",
-                                 "--split-col", "split", "--strategy", "margin", "--strategy", "default",
-                                 "--budget", "100", "--seeds", "2", "--json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "al",
+            "simulate",
+            "--data",
+            str(data_csv),
+            "--kind-col",
+            "kind",
+            "--split-col",
+            "split",
+            "--strategy",
+            "margin",
+            "--strategy",
+            "default",
+            "--budget",
+            "100",
+            "--seeds",
+            "2",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
-    assert set(d) >= {"n_pool", "n_test", "full_pool_accuracy", "strategies", "labels_to_match_random"}
+    assert set(d) >= {
+        "n_pool",
+        "n_test",
+        "full_pool_accuracy",
+        "strategies",
+        "labels_to_match_random",
+    }
     assert d["n_test"] == 100 and d["n_pool"] == 414
     assert sorted(d["strategies"]) == ["default", "margin", "random"]
     for name, run in d["strategies"].items():
@@ -48,8 +74,23 @@ def test_simulate_json_shape(data_csv: Path) -> None:
 
 
 def test_simulate_text_output_and_test_size(data_csv: Path) -> None:
-    r = CliRunner().invoke(cli, ["al", "simulate", "--data", str(data_csv), "--test-size", "80",
-                                 "--strategy", "entropy", "--budget", "60", "--seeds", "1"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "al",
+            "simulate",
+            "--data",
+            str(data_csv),
+            "--test-size",
+            "80",
+            "--strategy",
+            "entropy",
+            "--budget",
+            "60",
+            "--seeds",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "test 80" in r.output and "entropy:" in r.output and "random:" in r.output
 
@@ -86,7 +127,9 @@ def test_curve_json_and_svg(data_csv: Path, tmp_path: Path) -> None:
 
 
 def test_curve_rejects_png_and_missing_file(tmp_path: Path, data_csv: Path) -> None:
-    r = CliRunner().invoke(cli, ["curve", "--data", str(data_csv), "--plot", str(tmp_path / "c.png")])
+    r = CliRunner().invoke(
+        cli, ["curve", "--data", str(data_csv), "--plot", str(tmp_path / "c.png")]
+    )
     assert r.exit_code == 2 and "SVG" in r.output
     r = CliRunner().invoke(cli, ["curve", "--data", str(tmp_path / "none.csv")])
     assert r.exit_code == 1 and "no such file" in r.output

@@ -11,11 +11,10 @@ import functools
 
 import numpy as np
 import pandas as pd
-
 from aqt.active.datasets import garble, parlspeech, rotten_tomatoes, snippets
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reviews(n: int = 600, seed: int = 0) -> pd.DataFrame:
     """``n`` labelled review snippets (stratified by sampling; fixed seed), distinct texts."""
     rev, _ = rotten_tomatoes()
@@ -23,19 +22,19 @@ def reviews(n: int = 600, seed: int = 0) -> pd.DataFrame:
     return rev.sample(n, random_state=seed).reset_index(drop=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plots(n: int = 40, seed: int = 0) -> list[str]:
     _, p = rotten_tomatoes()
     return p.sample(n, random_state=seed)["text"].tolist()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def foreign(n_per_lang: int = 10, seed: int = 0) -> dict[str, list[str]]:
     rng = np.random.default_rng(seed)
     return {lang: snippets(parlspeech(lang)[:500], n_per_lang, rng) for lang in ("de", "es", "nl")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def language_samples() -> dict[str, list[str]]:
     """Other-language samples from the second half of each ParlSpeech file (disjoint from foreign())."""
     return {lang: parlspeech(lang)[500:700] for lang in ("de", "es", "nl")}

@@ -7,10 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from test_active_helpers import reviews
-
 from aqt.active.models import SklearnTextModel, SpacyTextModel, make_model
 from aqt.errors import InputError
+from test_active_helpers import reviews
 
 
 @pytest.mark.parametrize("name", ["sklearn", "sklearn-hashing", "spacy"])
@@ -47,7 +46,9 @@ def test_bad_input_names_the_fix() -> None:
 
 
 def test_core_imports_without_sklearn_or_spacy() -> None:
-    code = ("import sys, aqt, aqt.active, aqt.findings, aqt.cli.al;"
-            "print(any(m in sys.modules for m in ('sklearn', 'spacy', 'prodigy', 'label_studio_sdk')))")
+    code = (
+        "import sys, aqt, aqt.active, aqt.findings, aqt.cli.al;"
+        "print(any(m in sys.modules for m in ('sklearn', 'spacy', 'prodigy', 'label_studio_sdk')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_active_helpers import EMPTY, foreign, garbled, language_samples, plots, reviews
-
 from aqt.active.dedup import DuplicateIndex, minhash_signatures, normalize_text
 from aqt.active.review import (
     find_duplicates,
@@ -18,6 +16,7 @@ from aqt.active.review import (
 )
 from aqt.active.reviewer import SelectionReview, SkipModel, review_selection
 from aqt.findings import Finding, has_errors, sort_findings, worst_severity
+from test_active_helpers import EMPTY, foreign, garbled, language_samples, plots, reviews
 
 
 def flagged(findings: list[Finding]) -> set[str]:
@@ -30,8 +29,13 @@ def clean_texts(n: int = 400) -> list[str]:
 
 def test_finding_is_frozen_and_serialises() -> None:
     f = Finding("empty_text", "warning", ("b", "a"), "2 items are empty.", "drop them.")
-    assert f.to_dict() == {"check": "empty_text", "severity": "warning", "items": ["b", "a"],
-                           "message": "2 items are empty.", "fix": "drop them."}
+    assert f.to_dict() == {
+        "check": "empty_text",
+        "severity": "warning",
+        "items": ["b", "a"],
+        "message": "2 items are empty.",
+        "fix": "drop them.",
+    }
     with pytest.raises(AttributeError):
         f.check = "x"  # type: ignore[misc]
     with pytest.raises(ValueError, match="severity"):
@@ -64,9 +68,12 @@ def test_language_mismatch_with_identifier_names_the_language() -> None:
     clean = clean_texts()
     fr = foreign(10)
     texts = clean + fr["de"] + fr["es"] + fr["nl"]
-    ids = [f"r{i}" for i in range(len(clean))] + [f"{lang}{i}" for lang in ("de", "es", "nl")
-                                                   for i in range(10)]
-    findings = find_language_mismatch(texts, ids, reference=clean, other_languages=language_samples())
+    ids = [f"r{i}" for i in range(len(clean))] + [
+        f"{lang}{i}" for lang in ("de", "es", "nl") for i in range(10)
+    ]
+    findings = find_language_mismatch(
+        texts, ids, reference=clean, other_languages=language_samples()
+    )
     by_lang = {f.message.split("'")[1]: set(f.items) for f in findings}
     for lang in ("de", "es", "nl"):
         assert len(by_lang.get(lang, set()) & {f"{lang}{i}" for i in range(10)}) >= 9
@@ -88,7 +95,11 @@ def test_language_mismatch_without_samples_uses_the_pool_model() -> None:
 def test_duplicates_exact_near_and_against_sent() -> None:
     clean = clean_texts(200)
     base = clean[:3]
-    texts = clean + [base[0].upper(), base[1] + " !", base[2].replace(" the ", " a ", 1) + " Really."]
+    texts = clean + [
+        base[0].upper(),
+        base[1] + " !",
+        base[2].replace(" the ", " a ", 1) + " Really.",
+    ]
     ids = [f"r{i}" for i in range(len(clean))] + ["d0", "d1", "d2"]
     findings = find_duplicates(texts, ids)
     assert {"d0", "d1", "d2"} <= flagged(findings)
@@ -100,7 +111,9 @@ def test_duplicates_exact_near_and_against_sent() -> None:
 
 def test_minhash_similarity_tracks_shingle_overlap() -> None:
     a = "a thoughtful, beautifully acted film about grief and the families we choose"
-    sig = minhash_signatures([a, a + " indeed", "completely unrelated words about cars and weather"], 64)
+    sig = minhash_signatures(
+        [a, a + " indeed", "completely unrelated words about cars and weather"], 64
+    )
     assert np.mean(sig[0] == sig[1]) > 0.6 and np.mean(sig[0] == sig[2]) < 0.2
     assert normalize_text("  Hello,   WORLD! ") == "hello world"
     idx = DuplicateIndex()
@@ -137,8 +150,12 @@ def test_selection_review_demotes_flagged_items_with_reasons() -> None:
     junk = EMPTY[:3] + garbled(4) + fr["de"][:3] + [clean[0]]
     texts = clean + junk
     order = list(range(len(clean), len(texts))) + list(range(20))
-    out = review_selection([texts[i] for i in order], [str(i) for i in order],
-                           reference_texts=clean, other_languages=language_samples())
+    out = review_selection(
+        [texts[i] for i in order],
+        [str(i) for i in order],
+        reference_texts=clean,
+        other_languages=language_samples(),
+    )
     ids = [i for i, _ in out]
     assert sorted(ids) == sorted(str(i) for i in order)  # nothing silently dropped
     reasons = dict(out)
@@ -156,9 +173,10 @@ def test_skip_model_learns_from_skipped_items() -> None:
     clean = clean_texts(300)
     junk = plots(40)
     rev = SelectionReview(clean + junk)
-    train = list(range(0, 200)) + list(range(300, 320))
-    skip = SkipModel().fit([rev.texts[i] for i in train], rev.lm_scores[train],
-                           [i >= 300 for i in train])
+    train = list(range(200)) + list(range(300, 320))
+    skip = SkipModel().fit(
+        [rev.texts[i] for i in train], rev.lm_scores[train], [i >= 300 for i in train]
+    )
     test = list(range(200, 300)) + list(range(320, 340))
     p = skip.predict_skip([rev.texts[i] for i in test], rev.lm_scores[test])
     assert p[100:].mean() > 0.5 > p[:100].mean()

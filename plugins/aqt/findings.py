@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "SEVERITIES", "worst_severity", "has_errors", "sort_findings"]
+__all__ = ["SEVERITIES", "Finding", "has_errors", "sort_findings", "worst_severity"]
 
 #: allowed severities, mildest first
 SEVERITIES = ("info", "warning", "error")

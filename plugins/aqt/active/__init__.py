@@ -24,7 +24,13 @@ from aqt.active.review import (
     find_off_task,
 )
 from aqt.active.reviewer import ReviewOutcome, SelectionReview, SkipModel, review_selection
-from aqt.active.simulate import SimulationResult, StrategyRun, batch_schedule, labels_to_match, simulate
+from aqt.active.simulate import (
+    SimulationResult,
+    StrategyRun,
+    batch_schedule,
+    labels_to_match,
+    simulate,
+)
 from aqt.active.strategies import (
     STRATEGIES,
     score_committee,
@@ -38,12 +44,36 @@ from aqt.active.strategies import (
 )
 
 __all__ = [
-    "MODELS", "SklearnTextModel", "SpacyTextModel", "make_model",
-    "Recalibrator", "expected_calibration_error", "fit_recalibrator",
-    "ReviewConfig", "find_duplicates", "find_empty_text", "find_garbled_text",
-    "find_language_mismatch", "find_length_outliers", "find_off_task",
-    "ReviewOutcome", "SelectionReview", "SkipModel", "review_selection",
-    "SimulationResult", "StrategyRun", "batch_schedule", "labels_to_match", "simulate",
-    "STRATEGIES", "score_committee", "score_entropy", "score_least_confidence", "score_margin",
-    "select_cold_start", "select_diverse", "select_random", "select_top",
+    "MODELS",
+    "STRATEGIES",
+    "Recalibrator",
+    "ReviewConfig",
+    "ReviewOutcome",
+    "SelectionReview",
+    "SimulationResult",
+    "SkipModel",
+    "SklearnTextModel",
+    "SpacyTextModel",
+    "StrategyRun",
+    "batch_schedule",
+    "expected_calibration_error",
+    "find_duplicates",
+    "find_empty_text",
+    "find_garbled_text",
+    "find_language_mismatch",
+    "find_length_outliers",
+    "find_off_task",
+    "fit_recalibrator",
+    "labels_to_match",
+    "make_model",
+    "review_selection",
+    "score_committee",
+    "score_entropy",
+    "score_least_confidence",
+    "score_margin",
+    "select_cold_start",
+    "select_diverse",
+    "select_random",
+    "select_top",
+    "simulate",
 ]

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from aqt.active.review import POOL_LANGUAGE, ReviewConfig, _empty_mask, _garbled_mask
+from aqt.active.review import (
+    DEFAULT_REVIEW,
+    POOL_LANGUAGE,
+    ReviewConfig,
+    _empty_mask,
+    _garbled_mask,
+)
 from aqt.active.strategies import score_margin
 from aqt.active.textstats import (
     CharNgramModel,
@@ -26,11 +32,16 @@ from aqt.active.textstats import (
     trigram_codes,
 )
 
-__all__ = ["BulkReview", "score_and_review", "FLAG_BITS"]
+__all__ = ["FLAG_BITS", "BulkReview", "score_and_review"]
 
 #: reason -> bit in ``BulkReview.flags``
-FLAG_BITS = {"empty_text": 1, "garbled_text": 2, "language_mismatch": 4, "length_outlier": 8,
-             "exact_duplicate": 16}
+FLAG_BITS = {
+    "empty_text": 1,
+    "garbled_text": 2,
+    "language_mismatch": 4,
+    "length_outlier": 8,
+    "exact_duplicate": 16,
+}
 
 
 @dataclass(frozen=True)
@@ -76,14 +87,23 @@ def _work(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndar
         flags[foreign] |= FLAG_BITS["language_mismatch"]
     flags[stats["n_chars"] > st["length_limit"]] |= FLAG_BITS["length_outlier"]
     # 64-bit keys of the lower-cased, whitespace-collapsed text
-    keys = np.fromiter((hash(" ".join(t.lower().split())) for t in texts), dtype=np.int64,
-                       count=len(texts))
+    keys = np.fromiter(
+        (hash(" ".join(t.lower().split())) for t in texts), dtype=np.int64, count=len(texts)
+    )
     return bounds[0], scores, flags, keys
 
 
-def score_and_review(texts: Sequence[str], vectorizer: Any, clf: Any, *, reference_texts: Sequence[str],
-                     other_languages: Mapping[str, Sequence[str]] | None = None, n_jobs: int = 2,
-                     chunk: int = 20_000, config: ReviewConfig = ReviewConfig()) -> BulkReview:
+def score_and_review(
+    texts: Sequence[str],
+    vectorizer: Any,
+    clf: Any,
+    *,
+    reference_texts: Sequence[str],
+    other_languages: Mapping[str, Sequence[str]] | None = None,
+    n_jobs: int = 2,
+    chunk: int = 20_000,
+    config: ReviewConfig = DEFAULT_REVIEW,
+) -> BulkReview:
     """Score and review ``texts`` with a fitted (stateless, e.g. hashing) ``vectorizer`` and a
     fitted probabilistic classifier ``clf``; character models come from ``reference_texts``.
 
@@ -91,11 +111,22 @@ def score_and_review(texts: Sequence[str], vectorizer: Any, clf: Any, *, referen
     """
     ref = list(reference_texts)
     lm = CharNgramModel().fit(ref)
-    ident = LanguageIdentifier({POOL_LANGUAGE: ref, **dict(other_languages)}) if other_languages else None
+    ident = (
+        LanguageIdentifier({POOL_LANGUAGE: ref, **dict(other_languages)})
+        if other_languages
+        else None
+    )
     ref_len = char_stats(ref)["n_chars"]
-    _STATE.update(texts=texts, vectorizer=vectorizer, clf=clf, lm=lm,
-                  lm_median=float(np.nanmedian(lm.score(ref))), ident=ident, config=config,
-                  length_limit=config.length_factor * float(np.percentile(ref_len, 99.5)))
+    _STATE.update(
+        texts=texts,
+        vectorizer=vectorizer,
+        clf=clf,
+        lm=lm,
+        lm_median=float(np.nanmedian(lm.score(ref))),
+        ident=ident,
+        config=config,
+        length_limit=config.length_factor * float(np.percentile(ref_len, 99.5)),
+    )
     n = len(texts)
     bounds = [(s, min(n, s + chunk)) for s in range(0, n, chunk)]
     scores = np.zeros(n)

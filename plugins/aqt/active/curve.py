@@ -80,7 +80,7 @@ def learning_curve(
         for train, test in skf.split(np.zeros(len(y)), y):
             order = rng.permutation(train)
             for s in shares:
-                sub = order[: max(2, int(round(s * len(train))))]
+                sub = order[: max(2, round(s * len(train)))]
                 if len(set(y[sub].tolist())) < 2:
                     continue
                 m = SklearnTextModel(C=C).fit_vectors(X[sub], y[sub])

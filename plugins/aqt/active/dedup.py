@@ -15,7 +15,7 @@ import numpy as np
 
 from aqt.active.textstats import encode_texts
 
-__all__ = ["normalize_text", "exact_keys", "minhash_signatures", "DuplicateIndex"]
+__all__ = ["DuplicateIndex", "exact_keys", "minhash_signatures", "normalize_text"]
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")

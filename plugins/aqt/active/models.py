@@ -18,7 +18,7 @@ import numpy as np
 
 from aqt.errors import InputError, MissingExtraError
 
-__all__ = ["TextModel", "SklearnTextModel", "SpacyTextModel", "make_model", "MODELS"]
+__all__ = ["MODELS", "SklearnTextModel", "SpacyTextModel", "TextModel", "make_model"]
 
 MODELS = ("sklearn", "sklearn-hashing", "spacy")
 
@@ -189,7 +189,7 @@ class SpacyTextModel:
         textcat = nlp.add_pipe("textcat", config=config)
         for c in classes:
             textcat.add_label(c)
-        docs = list(nlp.make_doc(t) for t in texts)
+        docs = [nlp.make_doc(t) for t in texts]
         examples = [
             Example.from_dict(d, {"cats": {c: float(c == lab) for c in classes}})
             for d, lab in zip(docs, y)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["expected_calibration_error", "Recalibrator", "fit_recalibrator"]
+__all__ = ["Recalibrator", "expected_calibration_error", "fit_recalibrator"]
 
 
 def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 15) -> float:
@@ -103,8 +103,12 @@ def fit_recalibrator(proba: np.ndarray, y_true: np.ndarray, min_items: int = 20)
     def objective(theta: np.ndarray) -> float:
         return _nll(float(np.exp(theta[0])), float(theta[1]) if binary else 0.0, logp, y)
 
-    res = minimize(objective, x0=np.zeros(2 if binary else 1), method="Nelder-Mead",
-                   options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400})
+    res = minimize(
+        objective,
+        x0=np.zeros(2 if binary else 1),
+        method="Nelder-Mead",
+        options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 400},
+    )
     theta = res.x if res.fun <= objective(np.zeros_like(res.x)) else np.zeros_like(res.x)
     best = (float(res.fun), float(np.exp(theta[0])), float(theta[1]) if binary else 0.0)
     return Recalibrator(

@@ -11,21 +11,22 @@ annotators skipped (a logistic regression of skip vs keep on cheap features and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from aqt.active.dedup import DuplicateIndex, exact_keys, minhash_signatures
-from aqt.active.textstats import CharNgramModel, LanguageIdentifier, char_stats, encode_texts
+from aqt.active.textstats import CharNgramModel, LanguageIdentifier, char_stats
 from aqt.findings import Finding
 
 __all__ = [
+    "DEFAULT_REVIEW",
     "ReviewConfig",
+    "find_duplicates",
     "find_empty_text",
     "find_garbled_text",
     "find_language_mismatch",
-    "find_duplicates",
     "find_length_outliers",
     "find_off_task",
 ]
@@ -59,6 +60,10 @@ class ReviewConfig:
     off_task_factor: float = 0.9
     #: the skip model flags items whose skip probability is at least this
     skip_threshold: float = 0.5
+
+
+#: the default thresholds (a frozen, shared instance)
+DEFAULT_REVIEW = ReviewConfig()
 
 
 def _ids(ids: Sequence[Any] | None, n: int) -> list[str]:
@@ -104,7 +109,7 @@ def _garbled_mask(
 
 # -- public checks on plain lists --------------------------------------------------------------------
 def find_empty_text(
-    texts: Sequence[str], ids: Sequence[Any] | None = None, config: ReviewConfig = ReviewConfig()
+    texts: Sequence[str], ids: Sequence[Any] | None = None, config: ReviewConfig = DEFAULT_REVIEW
 ) -> list[Finding]:
     """Items with fewer than ``config.min_letters`` letters (empty, whitespace, lone punctuation)."""
     mask = _empty_mask(char_stats(texts), config)
@@ -123,7 +128,7 @@ def find_garbled_text(
     texts: Sequence[str],
     ids: Sequence[Any] | None = None,
     reference: Sequence[str] | None = None,
-    config: ReviewConfig = ReviewConfig(),
+    config: ReviewConfig = DEFAULT_REVIEW,
 ) -> list[Finding]:
     """Garbled or non-language text: too few letters, implausible vowel ratio, or a character-trigram
     score far below the reference's median (the model is trained on ``reference``, default the texts).
@@ -148,7 +153,7 @@ def find_language_mismatch(
     ids: Sequence[Any] | None = None,
     reference: Sequence[str] | None = None,
     other_languages: Mapping[str, Sequence[str]] | None = None,
-    config: ReviewConfig = ReviewConfig(),
+    config: ReviewConfig = DEFAULT_REVIEW,
 ) -> list[Finding]:
     """Items not in the pool's language. With ``other_languages`` samples a character-trigram
     identifier names the language; without, items whose trigram score under the reference model is
@@ -194,7 +199,7 @@ def find_duplicates(
     ids: Sequence[Any] | None = None,
     sent_texts: Sequence[str] = (),
     sent_ids: Sequence[Any] | None = None,
-    config: ReviewConfig = ReviewConfig(),
+    config: ReviewConfig = DEFAULT_REVIEW,
 ) -> list[Finding]:
     """Exact (same normalised text) and near duplicates (MinHash) within ``texts`` (the first
     occurrence is kept) and against items already sent. One finding per kind of duplicate."""
@@ -237,7 +242,7 @@ def find_length_outliers(
     texts: Sequence[str],
     ids: Sequence[Any] | None = None,
     reference: Sequence[str] | None = None,
-    config: ReviewConfig = ReviewConfig(),
+    config: ReviewConfig = DEFAULT_REVIEW,
 ) -> list[Finding]:
     """Items longer than ``length_factor`` times the 99.5th percentile of the reference lengths."""
     ref = list(texts if reference is None else reference)
@@ -281,7 +286,7 @@ def find_off_task(
     vectors: Any,
     reference_vectors: Any,
     ids: Sequence[Any] | None = None,
-    config: ReviewConfig = ReviewConfig(),
+    config: ReviewConfig = DEFAULT_REVIEW,
 ) -> list[Finding]:
     """Out-of-distribution items by vocabulary coverage: the share of an item's (TF-IDF) weight on
     features that occur in the reference (labelled items plus an optional clean sample). Items

@@ -15,17 +15,18 @@ import numpy as np
 
 from aqt.active.dedup import DuplicateIndex, exact_keys, minhash_signatures
 from aqt.active.review import (
+    DEFAULT_REVIEW,
     POOL_LANGUAGE,
     ReviewConfig,
+    _coverage,
     _empty_mask,
     _garbled_mask,
     _length_limit,
-    _coverage,
     off_task_limit,
 )
 from aqt.active.textstats import CharNgramModel, LanguageIdentifier, char_stats, encode_texts
 
-__all__ = ["SelectionReview", "ReviewOutcome", "SkipModel", "review_selection"]
+__all__ = ["ReviewOutcome", "SelectionReview", "SkipModel", "review_selection"]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class SelectionReview:
         reference_texts: Sequence[str] = (),
         other_languages: Mapping[str, Sequence[str]] | None = None,
         vectors: Any = None,
-        config: ReviewConfig = ReviewConfig(),
+        config: ReviewConfig = DEFAULT_REVIEW,
         off_task: bool = True,
     ) -> None:
         self.texts = list(texts)
@@ -182,7 +183,7 @@ class SelectionReview:
     def static_reasons(self, i: int) -> list[str]:
         reasons = []
         if self.empty[i]:
-            reasons.append("empty_text: fewer than %d letters" % self.config.min_letters)
+            reasons.append(f"empty_text: fewer than {self.config.min_letters} letters")
         if self.garbled[i]:
             reasons.append("garbled_text: symbols, encoding damage or letter salad")
         if self.language[i]:
@@ -258,7 +259,7 @@ def review_selection(
     reference_texts: Sequence[str] = (),
     sent_texts: Sequence[str] = (),
     other_languages: Mapping[str, Sequence[str]] | None = None,
-    config: ReviewConfig = ReviewConfig(),
+    config: ReviewConfig = DEFAULT_REVIEW,
 ) -> list[tuple[str, tuple[str, ...]]]:
     """Review a proposed batch in order: returns ``(id, reasons)`` for every item, kept items
     (no reasons) first in their original order, then flagged items (demoted, with reasons)."""

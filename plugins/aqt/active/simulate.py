@@ -30,12 +30,12 @@ from aqt.active.strategies import (
 from aqt.errors import InputError
 
 __all__ = [
+    "EXPLORATION_SHARE",
+    "SimulationResult",
+    "StrategyRun",
     "batch_schedule",
     "labels_to_match",
     "simulate",
-    "SimulationResult",
-    "StrategyRun",
-    "EXPLORATION_SHARE",
 ]
 
 #: share of each ``default`` batch drawn at random (exploration; used for recalibration)
@@ -156,9 +156,17 @@ def _dense_projection(X: Any, dims: int = 64) -> np.ndarray:
     return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
 
-def _committee_scores(model_factory: Callable[[], SklearnTextModel], X: Any, y: np.ndarray,
-                      junk: np.ndarray, sent: list[int], cand: np.ndarray, classes: np.ndarray,
-                      rng: np.random.Generator, members: int = 3) -> np.ndarray:
+def _committee_scores(
+    model_factory: Callable[[], SklearnTextModel],
+    X: Any,
+    y: np.ndarray,
+    junk: np.ndarray,
+    sent: list[int],
+    cand: np.ndarray,
+    classes: np.ndarray,
+    rng: np.random.Generator,
+    members: int = 3,
+) -> np.ndarray:
     """Query by committee: ``members`` models on bootstrap resamples of the labelled items."""
     lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
     probas = []
@@ -250,11 +258,13 @@ def _run_one(
         elif strategy == "random":
             picks = cand[select_random(len(cand), k, rng)].tolist()
         else:
-            n_explore = int(round(EXPLORATION_SHARE * k)) if use_review else 0
+            n_explore = round(EXPLORATION_SHARE * k) if use_review else 0
             proba = model.predict_proba_vectors(X[cand])
             scores = uncertainty_scores(strategy, proba)
             if strategy == "committee":
-                scores = _committee_scores(model_factory, X, y, junk, sent, cand, model.classes_, rng)
+                scores = _committee_scores(
+                    model_factory, X, y, junk, sent, cand, model.classes_, rng
+                )
             if strategy == "default":
                 # margin order, reviewed in chunks until enough items pass
                 picks = reviewed(cand[select_top(scores, len(cand))], k - n_explore)

@@ -17,16 +17,16 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "STRATEGIES",
     "DEFAULT_STRATEGY",
+    "STRATEGIES",
+    "score_committee",
+    "score_entropy",
     "score_least_confidence",
     "score_margin",
-    "score_entropy",
-    "score_committee",
-    "select_top",
-    "select_random",
-    "select_diverse",
     "select_cold_start",
+    "select_diverse",
+    "select_random",
+    "select_top",
     "uncertainty_scores",
 ]
 
@@ -101,7 +101,9 @@ def select_random(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(n, size=min(k, n), replace=False)
 
 
-def _kmeans_labels(X: Any, k: int, seed: int, iterations: int = 15) -> tuple[np.ndarray, np.ndarray]:
+def _kmeans_labels(
+    X: Any, k: int, seed: int, iterations: int = 15
+) -> tuple[np.ndarray, np.ndarray]:
     """Lloyd's k-means on dense rows with a farthest-first start (Gonzalez 1985) from a seeded
     random row; returns cluster labels and squared distances to every centre, shape (n, k).
     Small and dependency-free: a few hundred candidates in 64 dimensions take milliseconds."""

@@ -12,13 +12,20 @@ looks more like the training text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TextBytes", "encode_texts", "char_stats", "trigram_codes", "CharNgramModel", "LanguageIdentifier"]
+__all__ = [
+    "CharNgramModel",
+    "LanguageIdentifier",
+    "TextBytes",
+    "char_stats",
+    "encode_texts",
+    "trigram_codes",
+]
 
 _TABLE_BITS = 20
 _SEP = 0  # byte separating texts in the joined array
@@ -85,12 +92,17 @@ _ASCII_LETTER[0x80:] = False
 
 
 #: UTF-8 read as Latin-1 / Windows-1252 (and the replacement character): the signature of mojibake
-_MOJIBAKE = re.compile("\u00c3[\u0080-\u00bf]|\u00c2[\u0080-\u00bf ]|\u00e2\u20ac|\u00ef\u00bf\u00bd|\ufffd")
+_MOJIBAKE = re.compile(
+    "\u00c3[\u0080-\u00bf]|\u00c2[\u0080-\u00bf ]|\u00e2\u20ac|\u00ef\u00bf\u00bd|\ufffd"
+)
 
 
 def _mojibake_counts(texts: Sequence[str]) -> np.ndarray:
-    return np.fromiter((len(_MOJIBAKE.findall(t)) if t and not t.isascii() else 0 for t in texts),
-                       dtype=np.float64, count=len(texts))
+    return np.fromiter(
+        (len(_MOJIBAKE.findall(t)) if t and not t.isascii() else 0 for t in texts),
+        dtype=np.float64,
+        count=len(texts),
+    )
 
 
 def char_stats(texts: Sequence[str] | TextBytes) -> dict[str, np.ndarray]:
@@ -113,7 +125,9 @@ def char_stats(texts: Sequence[str] | TextBytes) -> dict[str, np.ndarray]:
     prev_blank[1:] = space[:-1] | sep[:-1]
     word_start &= prev_blank
     stats = {
-        "n_mojibake": _mojibake_counts(texts) if not isinstance(texts, TextBytes) else np.zeros(len(tb.starts)),
+        "n_mojibake": _mojibake_counts(texts)
+        if not isinstance(texts, TextBytes)
+        else np.zeros(len(tb.starts)),
         "n_chars": tb.per_text_sum(~cont & ~sep),
         "n_letters": tb.per_text_sum(_LETTER[d]),
         "n_ascii_letters": tb.per_text_sum(_ASCII_LETTER[d]),
@@ -163,8 +177,9 @@ class CharNgramModel:
         self.logp_ = np.log10((counts + 1.0) / (total + seen)).astype(np.float32)
         return self
 
-    def score(self, texts: Sequence[str] | TextBytes,
-              codes: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    def score(
+        self, texts: Sequence[str] | TextBytes, codes: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
         """Mean log10-probability per trigram; ``codes`` (from :func:`trigram_codes`) may be passed
         to share the hashing between several models."""
         if self.logp_ is None:
@@ -200,8 +215,9 @@ class LanguageIdentifier:
         codes = _trigram_codes(tb)
         return np.column_stack([self.models_[lang].score(tb, codes) for lang in self.languages_])
 
-    def predict(self, texts: Sequence[str] | TextBytes,
-                scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, texts: Sequence[str] | TextBytes, scores: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Most likely language per text and the margin over the runner-up (log10 per trigram);
         pass ``scores`` from :meth:`scores` to avoid computing them twice.
 

@@ -9,7 +9,7 @@ import click
 
 from aqt.errors import InputError, UsageError, truncate
 
-__all__ = ["al", "simulate_cmd", "curve"]
+__all__ = ["al", "curve", "simulate_cmd"]
 
 
 def _read_table(path: str, columns: list[str]):
@@ -126,7 +126,7 @@ def simulate_cmd(
         from sklearn.model_selection import train_test_split
 
         idx = np.flatnonzero(labelled.values)
-        n_test = test_size if test_size is not None else max(1, int(round(0.2 * len(idx))))
+        n_test = test_size if test_size is not None else max(1, round(0.2 * len(idx)))
         if not 0 < n_test < len(idx):
             raise UsageError(
                 f"--test-size {n_test} must be between 1 and {len(idx) - 1}.",
