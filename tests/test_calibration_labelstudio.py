@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import re
 
+import aqt_labelstudio.calibrate  # noqa: F401  (registers `aqt ls calibrate`)
 import lsserver
 import numpy as np
 import pytest
 from aqt.calibration import read_manifest
 from aqt.cli import cli
 from click.testing import CliRunner
-
-import aqt_labelstudio.calibrate  # noqa: F401  (registers `aqt ls calibrate`)
 
 pytestmark = pytest.mark.labelstudio
 
@@ -79,7 +78,7 @@ def annotate(ls_server, project, who, answer, limit=None):
                         "type": "choices",
                         "value": {"choices": [answer(k, t.data)]},
                     }
-                ],  # fmt: skip
+                ],
             )
 
 
