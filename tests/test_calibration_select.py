@@ -143,3 +143,17 @@ def test_bad_manifests_are_named(tmp_path):
         read_manifest(tmp_path / "missing.json")
     with pytest.raises(InputError, match="malformed"):
         Manifest.from_dict({"aqt_manifest": 1, "items": [{"id": 1}]})
+
+
+def test_core_modules_import_no_front_end():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aqt.calibration, aqt.calibration_gate, aqt.calibration_report, "
+        "aqt.guidelines, aqt.edgecases, aqt.monitoring\n"
+        "bad = [m for m in ('prodigy', 'label_studio_sdk', 'fastapi', 'click') if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
