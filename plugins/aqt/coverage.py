@@ -35,9 +35,9 @@ __all__ = ["CoverageReport", "coverage_report", "guess_language", "render_covera
 
 _STOP = {
     "en": "the and of to is in that it for with as was on but his her this movie film not you are",
-    "de": "der die und das ist nicht ich wir sie den zu mit sich des auf für ein eine dass auch",
-    "es": "el la los las que de y en un una por con no es se del para como pero más",
-    "nl": "de het een en van is dat niet ik we zijn op te met voor ook maar die aan er",
+    "de": "der die und das ist nicht ich wir sie den zu mit sich des auf für ein eine dass auch herr aber weil hat",
+    "es": "el la los las que de y en un una por con no es se del para como pero más muchas gracias señor señora le lo al su muy",
+    "nl": "de het een en van is dat niet ik we zijn op te met voor ook maar die aan er wat uw zal gaat voorzitter",
     "fr": "le la les et des est une un que qui dans pour pas sur ce il elle nous vous",
 }
 _STOPSETS = {lang: set(words.split()) for lang, words in _STOP.items()}
@@ -191,10 +191,10 @@ def coverage_report(
         top = [str(t) for t in terms[np.argsort(-lift, kind="stable")[:6]] if lift[vec.vocabulary_[t]] > 0]
         prod_members = members[members < n_p]
         near = prod_members[np.argsort(dist[prod_members], kind="stable")]
-        if p[c] >= min_share and d[c] < under_ratio * p[c]:
-            status = "under_covered"
-        elif 0 < p[c] < rare_share and cd[c] < rare_min:
+        if 0 < p[c] < rare_share and cd[c] < rare_min:
             status = "rare_but_present"
+        elif p[c] >= min_share and d[c] < under_ratio * p[c]:
+            status = "under_covered"
         elif d[c] > 0 and p[c] == 0:
             status = "dataset_only"
         else:
