@@ -4,7 +4,7 @@ Three tests: distribution shift per surface feature (two-sample Kolmogorov-Smirn
 a classifier two-sample test (Lopez-Paz & Oquab 2017, "Revisiting classifier two-sample tests",
 ICLR): a TF-IDF + logistic-regression model tries to tell synthetic from real, and its
 cross-validated ROC AUC near 0.5 means it cannot), and near-copies of real items (MinHash, see
-:mod:`aqt.active.dedup`). scikit-learn and scipy are imported inside the function.
+:mod:`aqt.validate._dups`). scikit-learn and scipy are imported inside the function.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from aqt.active.dedup import DuplicateIndex
 from aqt.errors import InputError
 from aqt.findings import Finding
+from aqt.validate._dups import duplicate_pairs
 
 __all__ = ["surface_features", "find_synthetic_problems"]
 
@@ -133,12 +133,12 @@ def find_synthetic_problems(
                 "Generate closer to real data (few-shot with real examples, varied style), then re-test.",
             )
         )
-    index = DuplicateIndex(threshold=near_threshold)
-    index.add([str(i) for i in range(len(real))], list(real))
-    copies = []
-    for sid, m in zip(sids, index.query(list(synthetic))):
-        if m is not None:
-            copies.append({"synthetic": sid, "real": int(m[1]), "kind": m[0]})
+    n_s = len(synthetic)
+    best: dict[int, tuple[float, int, str]] = {}
+    for i, j, kind, sim in duplicate_pairs(list(synthetic) + list(real), near_threshold):
+        if i < n_s <= j and (i not in best or sim > best[i][0]):
+            best[i] = (sim, j - n_s, kind)
+    copies = [{"synthetic": sids[i], "real": r, "kind": k, "similarity": round(s, 4)} for i, (s, r, k) in sorted(best.items())]
     if copies:
         findings.append(
             Finding(
