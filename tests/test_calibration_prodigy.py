@@ -337,3 +337,32 @@ def test_binary_and_span_views(home, view, capsys):
     assert gate["status"] == "PASS" and gate["overall"]["value"] == 1.0
     assert gate["metric"] == ("token_alpha" if view == "spans" else "krippendorff_alpha")
     assert all(eg["meta"]["guideline_version"] for eg in connect().get_dataset_examples("calib"))
+
+
+def test_cli_gate_on_the_db_out_export_equals_the_recipe_gate(home, capsys):
+    from aqt.cli import cli
+    from click.testing import CliRunner
+    from prodigy_standin.harness import db_out
+
+    _, ctrl = start_calibration()
+    for k, n in enumerate(TEAM):
+        SimulatedAnnotator(n, responder(k)).annotate(ctrl)
+    ctrl.close()
+    export = db_out("calib", Path("calib.jsonl"))
+    res = CliRunner().invoke(
+        cli,
+        ["calibrate", "gate", str(export), "--manifest", "calib.manifest.json",
+         "--annotators", ",".join(TEAM), "--guidelines", "guidelines.md",
+         "--edge-cases", str(CATALOGUE), "--json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    recipe_gate = json.loads(Path("calib.gate.json").read_text())
+    cli_gate = json.loads(res.stdout)
+    for key in ("status", "overall", "per_label", "confused_pairs", "batch", "gold"):
+        assert cli_gate[key] == recipe_gate[key], key
+
+
+def test_annotate_requires_guidelines(home, capsys):
+    with pytest.raises(SystemExit):
+        annotate("main", "reviews.jsonl", label="A,B", annotators="alice,bob")
+    assert "--guidelines is required" in words(capsys.readouterr().out)

@@ -33,7 +33,9 @@ ARGS = {
         "--gold", help="Gold items (JSONL with text and label), e.g. from aqt.calibrate on PASS"
     ),
     "gold_share": Arg("--gold-share", help="Share of served tasks that are gold items"),
-    "guidelines": Arg("--guidelines", "-g", help="Guidelines; their version is on every answer"),
+    "guidelines": Arg(
+        "--guidelines", "-g", help="Guidelines (required); their version is on every answer"
+    ),
     "status": Arg("--status", help="Status file (JSON), default DATASET.status.json"),
     "route": Arg(
         "--route",
@@ -170,8 +172,13 @@ def _components(dataset, source, label, annotators, overlap, gold, gold_share, g
         )
     labels = split_names(label, "label")
     names = split_names(annotators, "annotators")
-    guide = read_guidelines(guidelines) if guidelines else None
-    gversion = guide.version.id if guide else None
+    if not guidelines:
+        raise UsageError(
+            "--guidelines is required: every answer carries the guideline version.",
+            fix="Pass --guidelines guidelines.md (the file the calibration passed with).",
+        )
+    guide = read_guidelines(guidelines)
+    gversion = guide.version.id
     items = read_source_items(source)
     tasks = {it.id: make_task(it, labels, "choice", gversion) for it in items}
     gold_rows = read_gold(gold) if gold else []
@@ -244,9 +251,8 @@ def _components(dataset, source, label, annotators, overlap, gold, gold_share, g
     def before_db(answers: list[dict]) -> list[dict]:
         for eg in answers:
             meta = dict(eg.get("meta") or {})
-            if gversion:
-                meta["guideline_version"] = gversion
-                meta["guideline_hash"] = guide.version.hash  # type: ignore[union-attr]
+            meta["guideline_version"] = gversion
+            meta["guideline_hash"] = guide.version.hash
             eg["meta"] = meta
         return answers
 
