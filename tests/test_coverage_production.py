@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from test_export_data import review_sample, rotten_tomatoes_full
-
 from aqt.cli import cli
 from aqt.coverage import coverage_report, guess_language
 from aqt.edgecases import SourceItem, read_source_items
+from click.testing import CliRunner
+from test_export_data import review_sample, rotten_tomatoes_full
 
 
 def items(df, prefix=""):
@@ -76,11 +75,20 @@ def test_languages_from_parlspeech_are_told_apart():
 
 
 def test_rare_but_present_and_metadata_fields():
-    production = [SourceItem(str(i), t, {"platform": p}) for i, (t, p) in enumerate(
-        [("great film, loved the acting", "web")] * 60 + [("terrible plot and awful acting", "web")] * 60
-        + [("Der Film war nicht gut und wir sind enttäuscht", "app")] * 2)]
-    dataset = [SourceItem(f"d{i}", t, {"platform": "web"}) for i, t in enumerate(
-        ["great film, loved the acting"] * 50 + ["terrible plot and awful acting"] * 50)]
+    production = [
+        SourceItem(str(i), t, {"platform": p})
+        for i, (t, p) in enumerate(
+            [("great film, loved the acting", "web")] * 60
+            + [("terrible plot and awful acting", "web")] * 60
+            + [("Der Film war nicht gut und wir sind enttäuscht", "app")] * 2
+        )
+    ]
+    dataset = [
+        SourceItem(f"d{i}", t, {"platform": "web"})
+        for i, t in enumerate(
+            ["great film, loved the acting"] * 50 + ["terrible plot and awful acting"] * 50
+        )
+    ]
     report = coverage_report(production, dataset, n_clusters=3, seed=0)
     rare = [c for c in report.clusters if c["status"] == "rare_but_present"]
     assert len(rare) == 1 and rare[0]["n_production"] == 2 and rare[0]["n_dataset"] == 0
@@ -91,11 +99,30 @@ def test_rare_but_present_and_metadata_fields():
 def test_cli_writes_a_collection_list_that_other_workflows_read(samples, tmp_path):
     production, dataset = samples
     prod, data = tmp_path / "prod.jsonl", tmp_path / "data.jsonl"
-    prod.write_text("".join(json.dumps({"id": it.id, "text": it.text, "meta": dict(it.meta)}) + "\n" for it in production))
-    data.write_text("".join(json.dumps({"id": it.id, "text": it.text, **it.meta}) + "\n" for it in dataset))
+    prod.write_text(
+        "".join(
+            json.dumps({"id": it.id, "text": it.text, "meta": dict(it.meta)}) + "\n"
+            for it in production
+        )
+    )
+    data.write_text(
+        "".join(json.dumps({"id": it.id, "text": it.text, **it.meta}) + "\n" for it in dataset)
+    )
     collect = tmp_path / "collect.jsonl"
-    result = CliRunner().invoke(cli, ["coverage", "--production", str(prod), "--dataset", str(data),
-                                      "--collect", str(collect), "--max-collect", "50"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "coverage",
+            "--production",
+            str(prod),
+            "--dataset",
+            str(data),
+            "--collect",
+            str(collect),
+            "--max-collect",
+            "50",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Coverage score ")
     assert "under_covered" in result.stdout.splitlines()[3]
@@ -103,18 +130,32 @@ def test_cli_writes_a_collection_list_that_other_workflows_read(samples, tmp_pat
     listed = read_source_items(collect)  # the data-source reader of calibration and edge cases
     assert len(listed) == 50
     assert all(it.meta["meta"]["reason"] in ("under_covered", "rare_but_present") for it in listed)
-    assert [it.id for it in listed] == [json.loads(x)["meta"]["id"] for x in collect.read_text().splitlines()]
-    as_json = CliRunner().invoke(cli, ["coverage", "--production", str(prod), "--dataset", str(data), "--json"])
+    assert [it.id for it in listed] == [
+        json.loads(x)["meta"]["id"] for x in collect.read_text().splitlines()
+    ]
+    as_json = CliRunner().invoke(
+        cli, ["coverage", "--production", str(prod), "--dataset", str(data), "--json"]
+    )
     assert json.loads(as_json.stdout)["clusters"][0]["status"] == "under_covered"
 
 
 def test_cli_low_score_exits_3_and_bad_options_exit_2(samples, tmp_path):
     production, _ = samples
     prod = tmp_path / "prod.jsonl"
-    prod.write_text("".join(json.dumps({"id": it.id, "text": it.text}) + "\n" for it in production[:400]))
+    prod.write_text(
+        "".join(json.dumps({"id": it.id, "text": it.text}) + "\n" for it in production[:400])
+    )
     synopses = tmp_path / "syn.jsonl"
-    synopses.write_text("".join(json.dumps({"id": it.id, "text": it.text}) + "\n" for it in production if it.id.startswith("plot")))
-    result = CliRunner().invoke(cli, ["coverage", "--production", str(prod), "--dataset", str(synopses)])
+    synopses.write_text(
+        "".join(
+            json.dumps({"id": it.id, "text": it.text}) + "\n"
+            for it in production
+            if it.id.startswith("plot")
+        )
+    )
+    result = CliRunner().invoke(
+        cli, ["coverage", "--production", str(prod), "--dataset", str(synopses)]
+    )
     assert result.exit_code == 3, result.output
     assert "ERROR   coverage_score" in result.output
     bad = CliRunner().invoke(cli, ["coverage", "--production", str(prod)])

@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from test_export_data import review_sample
-
 from aqt.cli import cli
 from aqt.errors import InputError
 from aqt.validate import find_synthetic_problems, surface_features
+from click.testing import CliRunner
+from test_export_data import review_sample
 
 
 def templated(n: int, seed: int = 0) -> list[str]:
@@ -73,7 +72,9 @@ def test_surface_features_and_bad_input():
 
 def test_cli_synthetic_exit_codes(real, tmp_path):
     def write(path, texts):
-        path.write_text("".join(json.dumps({"id": f"x{n}", "text": t}) + "\n" for n, t in enumerate(texts)))
+        path.write_text(
+            "".join(json.dumps({"id": f"x{n}", "text": t}) + "\n" for n, t in enumerate(texts))
+        )
         return str(path)
 
     r = write(tmp_path / "real.jsonl", real)
@@ -81,7 +82,9 @@ def test_cli_synthetic_exit_codes(real, tmp_path):
     good = write(tmp_path / "good.jsonl", list(review_sample(200, seed=7, offset=600)["text"]))
     result = CliRunner().invoke(cli, ["coverage", "--synthetic", bad, "--real", r])
     assert result.exit_code == 3, result.output
-    assert "two-sample AUC" in result.output and "ERROR   synthetic_distinguishable" in result.output
+    assert (
+        "two-sample AUC" in result.output and "ERROR   synthetic_distinguishable" in result.output
+    )
     result = CliRunner().invoke(cli, ["coverage", "--synthetic", good, "--real", r, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_synthetic"] == 200

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from aqt.adjudication import Decision
 from aqt.aggregate import dawid_skene, final_labels, label_matrix, majority_vote
 from aqt.errors import UsageError
@@ -56,7 +55,7 @@ def test_dawid_skene_recovers_known_confusion_and_beats_majority():
     assert np.abs(r.confusion - conf).max() < 0.06
     assert np.abs(r.priors - prior).max() < 0.03
     ds_acc = float(np.mean(r.labels == truth))
-    mv, _, tie = majority_vote(counts)
+    mv, _, _ = majority_vote(counts)
     mv_acc = float(np.mean(mv == truth))
     assert ds_acc > mv_acc + 0.03
     assert ds_acc > 0.9
@@ -100,7 +99,9 @@ def table_from_counts(counts, texts=None) -> AnnotationTable:
     recs = []
     i, j, k = np.nonzero(counts)
     for a, b, c in zip(i, j, k):
-        recs.append(Annotation(f"i{a}", f"ann{b}", f"c{c}", text=None if texts is None else texts[a]))
+        recs.append(
+            Annotation(f"i{a}", f"ann{b}", f"c{c}", text=None if texts is None else texts[a])
+        )
     return AnnotationTable.from_records(recs)
 
 
@@ -108,11 +109,17 @@ def test_final_labels_precedence_and_unresolved_listed():
     A = Annotation
     t = AnnotationTable.from_records(
         [
-            A("1", "a", "pos"), A("1", "b", "neg"),  # adjudicated
-            A("2", "a", "pos"), A("2", "b", "pos"),  # unanimous
-            A("3", "a", "pos"), A("3", "b", "neg"),  # tie
-            A("4", "a", "pos"), A("4", "b", "pos"), A("4", "c", "neg"),  # majority 2/3
-            A("5", "a", "neg"), A("5", "b", "pos"),  # rejected by the adjudicator
+            A("1", "a", "pos"),
+            A("1", "b", "neg"),  # adjudicated
+            A("2", "a", "pos"),
+            A("2", "b", "pos"),  # unanimous
+            A("3", "a", "pos"),
+            A("3", "b", "neg"),  # tie
+            A("4", "a", "pos"),
+            A("4", "b", "pos"),
+            A("4", "c", "neg"),  # majority 2/3
+            A("5", "a", "neg"),
+            A("5", "b", "pos"),  # rejected by the adjudicator
         ]
     )
     decisions = [
@@ -137,7 +144,7 @@ def test_final_labels_dawid_skene_on_a_table_matches_the_array_fit():
     t = table_from_counts(counts)
     r = final_labels(t, method="dawid_skene", min_confidence=0.0)
     assert r.model is not None and r.model.converged
-    items, anns, cats, c2 = label_matrix(t)
+    _, anns, cats, _ = label_matrix(t)
     assert cats == ["c0", "c1", "c2"] and len(anns) == 5
     got = r.as_dict()
     truth_by_item = {f"i{i}": f"c{k}" for i, k in enumerate(truth)}

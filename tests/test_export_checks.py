@@ -8,19 +8,27 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from test_export_data import review_or_synopsis, review_sample, simulate_annotations
-
 from aqt.edgecases import catalogue_from_dict
 from aqt.export import ExportOptions, plan_export
+from test_export_data import review_or_synopsis, review_sample, simulate_annotations
 
 N = 1200
 OPTIONS = ExportOptions(group_key="movie", ci=0, seed=0)
 CATALOGUE = catalogue_from_dict(
     {
         "case": [
-            {"id": "question", "description": "Rhetorical questions.", "expected": "rotten", "rule": {"regex": r"\?"}},
-            {"id": "negation", "description": "Negated praise.", "expected": "rotten",
-             "rule": {"keywords": ["not", "never"]}},
+            {
+                "id": "question",
+                "description": "Rhetorical questions.",
+                "expected": "rotten",
+                "rule": {"regex": r"\?"},
+            },
+            {
+                "id": "negation",
+                "description": "Negated praise.",
+                "expected": "rotten",
+                "rule": {"keywords": ["not", "never"]},
+            },
         ]
     }
 )
@@ -34,7 +42,9 @@ def earlier_model(df):
 
     train = review_sample(4000, offset=N)
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    model = LogisticRegression(C=4.0, max_iter=1000, solver="liblinear").fit(vec.fit_transform(train["text"]), train["label"])
+    model = LogisticRegression(C=4.0, max_iter=1000, solver="liblinear").fit(
+        vec.fit_transform(train["text"]), train["label"]
+    )
     proba = model.predict_proba(vec.transform(df["text"]))
     pred = model.classes_[proba.argmax(axis=1)]
     return dict(zip(df["id"], pred)), dict(zip(df["id"], proba.max(axis=1)))
@@ -48,12 +58,30 @@ def base():
     return df, meta, preds, conf
 
 
-def plan(df, meta, preds, *, options=OPTIONS, catalogue=CATALOGUE, production=None, flip=frozenset(), extra_meta=None, **sim):
+def plan(
+    df,
+    meta,
+    preds,
+    *,
+    options=OPTIONS,
+    catalogue=CATALOGUE,
+    production=None,
+    flip=frozenset(),
+    extra_meta=None,
+    **sim,
+):
     table = simulate_annotations(df, flip=flip, **sim)
     m = {k: dict(v) for k, v in meta.items() if k in set(df["id"])}
     for k, v in (extra_meta or {}).items():
         m.setdefault(k, {}).update(v)
-    return plan_export(table, meta=m, catalogue=catalogue, predictions=preds, production_labels=production, options=options)
+    return plan_export(
+        table,
+        meta=m,
+        catalogue=catalogue,
+        predictions=preds,
+        production_labels=production,
+        options=options,
+    )
 
 
 def errors(p, check):
@@ -70,8 +98,15 @@ def clean(base):
 def test_clean_export_has_no_error(clean):
     assert not clean.failed, [f.to_dict() for f in clean.findings if f.severity == "error"]
     checks = {f.check for f in clean.findings}
-    assert {"final_iaa", "class_balance", "edge_case_coverage", "adversarial_coverage", "label_errors",
-            "leakage", "split_stratification"} <= checks
+    assert {
+        "final_iaa",
+        "class_balance",
+        "edge_case_coverage",
+        "adversarial_coverage",
+        "label_errors",
+        "leakage",
+        "split_stratification",
+    } <= checks
     assert len(clean.rows) + len(clean.final.unresolved) == N
     splits = {r["split"] for r in clean.rows}
     assert splits == {"train", "dev", "test"}
@@ -166,14 +201,19 @@ def test_duplicates_across_given_splits_fail_leakage(base, clean):
     p = plan(leaky, meta, preds, extra_meta=leak_meta)
     found = errors(p, "leakage")
     assert len(found) == 2
-    assert {"exact", "near"} == {("exact" if "exact duplicates" in f.message else "near") for f in found}
+    assert {"exact", "near"} == {
+        ("exact" if "exact duplicates" in f.message else "near") for f in found
+    }
     assert set(copies["id"]) <= {i for f in found for i in f.items}
 
 
 def test_groups_spread_over_splits_fail_split_grouping(base):
     df, meta, preds, _ = base
     rng = np.random.default_rng(0)
-    given = {i: {"split": str(s)} for i, s in zip(df["id"], rng.choice(["train", "dev", "test"], len(df), p=[0.8, 0.1, 0.1]))}
+    given = {
+        i: {"split": str(s)}
+        for i, s in zip(df["id"], rng.choice(["train", "dev", "test"], len(df), p=[0.8, 0.1, 0.1]))
+    }
     p = plan(df, meta, preds, extra_meta=given)
     (f,) = errors(p, "split_grouping")
     assert "spread over several splits" in f.message

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from test_export_data import review_sample, simulate_annotations
-
 from aqt.adjudication import AdjudicationLog, Decision
 from aqt.cli import cli
 from aqt.errors import MissingExtraError
 from aqt.formats import write_table
+from click.testing import CliRunner
+from test_export_data import review_sample, simulate_annotations
 
 N = 600
 
@@ -49,7 +48,17 @@ def sha(path: Path) -> str:
 def clean_export(inputs, tmp_path_factory):
     d, _ = inputs
     out = tmp_path_factory.mktemp("exports") / "v1"
-    result = run(d / "annotations.jsonl", "--out", out, "--meta", d / "meta.jsonl", "--group-col", "movie", "--ci", 20)
+    result = run(
+        d / "annotations.jsonl",
+        "--out",
+        out,
+        "--meta",
+        d / "meta.jsonl",
+        "--group-col",
+        "movie",
+        "--ci",
+        20,
+    )
     return out, result
 
 
@@ -58,8 +67,19 @@ def test_clean_export_writes_every_file_with_hashes_in_the_datasheet(clean_expor
     assert result.exit_code == 0, result.output
     assert f"Wrote {out}: " in result.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["dataset.jsonl", "dataset.csv", "dataset.parquet", "train.spacy", "dev.spacy",
-                            "test.spacy", "datasheet.json", "datasheet.md", "report.html"])
+    assert names == sorted(
+        [
+            "dataset.jsonl",
+            "dataset.csv",
+            "dataset.parquet",
+            "train.spacy",
+            "dev.spacy",
+            "test.spacy",
+            "datasheet.json",
+            "datasheet.md",
+            "report.html",
+        ]
+    )
     sheet = json.loads((out / "datasheet.json").read_text())
     assert sheet["passed"] is True and sheet["allow_failures"] is None
     for name, entry in sheet["files"].items():
@@ -70,7 +90,13 @@ def test_clean_export_writes_every_file_with_hashes_in_the_datasheet(clean_expor
     alpha = sheet["iaa"]["metrics"]["krippendorff_alpha"]
     assert 0.667 < alpha["value"] < 1 and alpha["ci95"][0] < alpha["value"] < alpha["ci95"][1]
     checks = {c["check"] for c in sheet["checks"]}
-    assert {"final_iaa", "class_balance", "adversarial_coverage", "label_errors", "leakage"} <= checks
+    assert {
+        "final_iaa",
+        "class_balance",
+        "adversarial_coverage",
+        "label_errors",
+        "leakage",
+    } <= checks
 
 
 def test_table_files_agree_with_each_other(clean_export):
@@ -90,8 +116,15 @@ def test_table_files_agree_with_each_other(clean_export):
 def test_datasheet_markdown_and_html_report(clean_export):
     out, _ = clean_export
     md = (out / "datasheet.md").read_text()
-    for heading in ("# Datasheet: v1", "## Counts", "## Label distribution", "## Inter-annotator agreement",
-                    "## Provenance", "## Checks", "## Files"):
+    for heading in (
+        "# Datasheet: v1",
+        "## Counts",
+        "## Label distribution",
+        "## Inter-annotator agreement",
+        "## Provenance",
+        "## Checks",
+        "## Files",
+    ):
         assert heading in md
     assert "All checks passed" in md
     html = (out / "report.html").read_text()
@@ -104,7 +137,17 @@ def test_same_input_gives_identical_files(inputs, clean_export, tmp_path):
     d, _ = inputs
     out, _ = clean_export
     again = tmp_path / "v1"
-    result = run(d / "annotations.jsonl", "--out", again, "--meta", d / "meta.jsonl", "--group-col", "movie", "--ci", 20)
+    result = run(
+        d / "annotations.jsonl",
+        "--out",
+        again,
+        "--meta",
+        d / "meta.jsonl",
+        "--group-col",
+        "movie",
+        "--ci",
+        20,
+    )
     assert result.exit_code == 0, result.output
     for name in ("dataset.jsonl", "dataset.csv", "datasheet.md", "report.html"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
@@ -124,8 +167,19 @@ def test_allow_failures_records_the_reason(inputs, tmp_path):
     d, _ = inputs
     out = tmp_path / "v3"
     reason = "pilot set; hard cases come in batch 2"
-    result = run(d / "annotations.jsonl", "--out", out, "--meta", d / "meta_plain.jsonl", "--ci", 0,
-                 "--format", "jsonl", "--allow-failures", reason)
+    result = run(
+        d / "annotations.jsonl",
+        "--out",
+        out,
+        "--meta",
+        d / "meta_plain.jsonl",
+        "--ci",
+        0,
+        "--format",
+        "jsonl",
+        "--allow-failures",
+        reason,
+    )
     assert result.exit_code == 0, result.output
     sheet = json.loads((out / "datasheet.json").read_text())
     assert sheet["passed"] is False and sheet["allow_failures"] == reason
@@ -168,11 +222,24 @@ def test_adjudicated_decisions_come_first_and_the_log_is_referenced(inputs, tmp_
     log.append(Decision(first, "choice", other[truth[first]], "sam", 1, reason="sarcasm"))
     log.append(Decision(second, "choice", None, "sam", 2, outcome="reject", reason="not a review"))
     out = tmp_path / "v4"
-    result = run(d / "annotations.jsonl", "--out", out, "--meta", d / "meta.jsonl", "--ci", 0,
-                 "--format", "jsonl", "--adjudication-log", log.path)
+    result = run(
+        d / "annotations.jsonl",
+        "--out",
+        out,
+        "--meta",
+        d / "meta.jsonl",
+        "--ci",
+        0,
+        "--format",
+        "jsonl",
+        "--adjudication-log",
+        log.path,
+    )
     assert result.exit_code == 0, result.output
     rows = {r["id"]: r for r in map(json.loads, (out / "dataset.jsonl").read_text().splitlines())}
-    assert rows[first]["label"] == other[truth[first]] and rows[first]["label_source"] == "adjudicated"
+    assert (
+        rows[first]["label"] == other[truth[first]] and rows[first]["label_source"] == "adjudicated"
+    )
     assert second not in rows
     sheet = json.loads((out / "datasheet.json").read_text())
     assert sheet["provenance"]["adjudication_log"]["sha256"] == sha(log.path)
@@ -186,13 +253,16 @@ def _plan(inputs):
     from aqt.validate.inputs import load_meta
 
     d, _ = inputs
-    return plan_export(read_annotations(d / "annotations.jsonl"), meta=load_meta(d / "meta.jsonl"),
-                       options=ExportOptions(ci=0))
+    return plan_export(
+        read_annotations(d / "annotations.jsonl"),
+        meta=load_meta(d / "meta.jsonl"),
+        options=ExportOptions(ci=0),
+    )
 
 
 @pytest.mark.parametrize("failing", ["parquet", "spacy"])
 def test_a_failure_mid_export_leaves_no_files(inputs, tmp_path, monkeypatch, failing):
-    import aqt.export as export
+    from aqt import export
 
     plan = _plan(inputs)
     assert not plan.failed
@@ -220,7 +290,7 @@ def test_a_failure_mid_export_leaves_no_files(inputs, tmp_path, monkeypatch, fai
 def test_missing_spacy_names_the_extra(inputs, tmp_path, monkeypatch):
     import sys
 
-    import aqt.export as export
+    from aqt import export
 
     plan = _plan(inputs)
     monkeypatch.setitem(sys.modules, "spacy", None)

@@ -10,7 +10,6 @@ import functools
 
 import numpy as np
 import pandas as pd
-
 from aqt.active.datasets import package_file
 from aqt.records import Annotation, AnnotationTable
 
@@ -70,7 +69,14 @@ def simulate_annotations(
             if row.id in flip:
                 value = other[row.label]
             recs.append(
-                Annotation(row.id, f"ann{j}", value, text=row.text, source=str(row.movie), timestamp=float(n))
+                Annotation(
+                    row.id,
+                    f"ann{j}",
+                    value,
+                    text=row.text,
+                    source=str(row.movie),
+                    timestamp=float(n),
+                )
             )
     return AnnotationTable.from_records(recs)
 

@@ -27,13 +27,26 @@ def rows(path):
 def test_export_equals_aqt_export_on_the_db_out_file(prodigy_home, tmp_path, capsys):
     label_dataset()
     reason = "thirty-item fixture"
-    result = export("sentiment", str(tmp_path / "recipe"), formats="jsonl", allow_failures=reason, seed=0)
+    result = export(
+        "sentiment", str(tmp_path / "recipe"), formats="jsonl", allow_failures=reason, seed=0
+    )
     assert result is None
     out = capsys.readouterr().out
     assert "Exported" in out and "final_iaa" in out  # the failed check is shown
     dump = db_out("sentiment", tmp_path / "sentiment.jsonl")
-    cli_result = CliRunner().invoke(cli, ["export", str(dump), "--out", str(tmp_path / "cli"), "--format", "jsonl",
-                                          "--allow-failures", reason])
+    cli_result = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(dump),
+            "--out",
+            str(tmp_path / "cli"),
+            "--format",
+            "jsonl",
+            "--allow-failures",
+            reason,
+        ],
+    )
     assert cli_result.exit_code == 0, cli_result.output
     keys = ("id", "text", "label", "split", "label_source", "confidence")
     recipe_rows = [{k: r[k] for k in keys} for r in rows(tmp_path / "recipe" / "dataset.jsonl")]

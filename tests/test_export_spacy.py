@@ -7,13 +7,12 @@ import random
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
-from spacy.training import Example
-from test_export_data import review_sample, simulate_annotations
-
 from aqt.adjudication import Decision
 from aqt.export import ExportOptions, plan_export, write_export
 from aqt.records import Annotation, AnnotationTable, Span
+from spacy.tokens import DocBin
+from spacy.training import Example
+from test_export_data import review_sample, simulate_annotations
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,10 @@ def test_docbins_hold_every_item_with_one_hot_cats(exported):
         rows = [r for r in plan.rows if r["split"] == split]
         assert [d.text for d in docs] == [r["text"] for r in rows]
         for d, r in zip(docs, rows):
-            assert d.cats == {"fresh": float(r["label"] == "fresh"), "rotten": float(r["label"] == "rotten")}
+            assert d.cats == {
+                "fresh": float(r["label"] == "fresh"),
+                "rotten": float(r["label"] == "rotten"),
+            }
         total += len(docs)
     assert total == len(by_id)
 
@@ -49,8 +51,17 @@ def test_train_spacy_trains_a_textcat_model(exported):
     out, _ = exported
     nlp, docs = load(out / "train.spacy")
     _, dev = load(out / "dev.spacy")
-    textcat = nlp.add_pipe("textcat", config={"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-                                                        "ngram_size": 1, "no_output_layer": False}})
+    textcat = nlp.add_pipe(
+        "textcat",
+        config={
+            "model": {
+                "@architectures": "spacy.TextCatBOW.v3",
+                "exclusive_classes": True,
+                "ngram_size": 1,
+                "no_output_layer": False,
+            }
+        },
+    )
     for label in ("fresh", "rotten"):
         textcat.add_label(label)
     examples = [Example(nlp.make_doc(d.text), d) for d in docs]
@@ -64,8 +75,12 @@ def test_train_spacy_trains_a_textcat_model(exported):
             nlp.update(examples[i : i + 64], sgd=optimizer, losses=losses)
         losses_per_epoch.append(losses["textcat"])
     assert losses_per_epoch[-1] < losses_per_epoch[0]
-    train_acc = sum(max(p.cats, key=p.cats.get) == max(d.cats, key=d.cats.get)
-                    for p, d in zip(nlp.pipe([e.reference.text for e in examples]), [e.reference for e in examples])) / len(examples)
+    train_acc = sum(
+        max(p.cats, key=p.cats.get) == max(d.cats, key=d.cats.get)
+        for p, d in zip(
+            nlp.pipe([e.reference.text for e in examples]), [e.reference for e in examples]
+        )
+    ) / len(examples)
     assert train_acc > 0.9
     scores = nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in dev])
     assert 0.5 < scores["cats_score"] <= 1.0
@@ -89,10 +104,16 @@ def test_span_exports_carry_spans_and_entities(tmp_path):
             recs.append(Annotation(item, ann, value, kind="spans", text=texts[item]))
     table = AnnotationTable.from_records(recs)
     decisions = [Decision("2", "spans", gold["2"], "sam", 1)]
-    plan = plan_export(table, decisions=decisions, meta={i: {"split": "train"} for i in gold},
-                       options=ExportOptions(ci=0, adversarial_min_share=0.0))
+    plan = plan_export(
+        table,
+        decisions=decisions,
+        meta={i: {"split": "train"} for i in gold},
+        options=ExportOptions(ci=0, adversarial_min_share=0.0),
+    )
     assert plan.kind == "spans"
-    write_export(plan, tmp_path / "spans", formats=["jsonl", "spacy"], allow_failures="tiny fixture")
+    write_export(
+        plan, tmp_path / "spans", formats=["jsonl", "spacy"], allow_failures="tiny fixture"
+    )
     _, docs = load(tmp_path / "spans" / "train.spacy")
     by_text = {d.text: d for d in docs}
     for item, spans in gold.items():

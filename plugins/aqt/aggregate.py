@@ -187,8 +187,10 @@ def label_matrix(table: AnnotationTable, categories: Sequence[str] | None = None
     reviews = build_review_items(table)
     items = [r.item for r in reviews]
     annotators = table.annotators()
-    cats = list(categories) if categories is not None else sorted(
-        {str(v) for r in reviews for v in r.values.values()}, key=natural_key
+    cats = (
+        list(categories)
+        if categories is not None
+        else sorted({str(v) for r in reviews for v in r.values.values()}, key=natural_key)
     )
     ci = {c: k for k, c in enumerate(cats)}
     ai = {a: j for j, a in enumerate(annotators)}
@@ -337,9 +339,13 @@ def final_labels(
     ([('1', 'x', 'unanimous'), ('3', 'y', 'majority')], [('2', 'tie')])
     """
     if method not in METHODS:
-        raise UsageError(f"Unknown aggregation method {method!r}.", fix=f"Use one of {', '.join(METHODS)}.")
+        raise UsageError(
+            f"Unknown aggregation method {method!r}.", fix=f"Use one of {', '.join(METHODS)}."
+        )
     if not 0.0 <= min_confidence <= 1.0:
-        raise UsageError(f"min_confidence must be in [0, 1], got {min_confidence}.", fix="Use e.g. 0.7.")
+        raise UsageError(
+            f"min_confidence must be in [0, 1], got {min_confidence}.", fix="Use e.g. 0.7."
+        )
     if isinstance(decisions, Mapping):
         decided = dict(decisions)
     else:
@@ -352,7 +358,9 @@ def final_labels(
         r = by_item.get(item)
         values = dict(r.values) if r else {}
         if d.outcome == "reject":
-            unresolved[item] = Unresolved(item, "rejected", d.reason or "rejected by the adjudicator", values)
+            unresolved[item] = Unresolved(
+                item, "rejected", d.reason or "rejected by the adjudicator", values
+            )
             continue
         done[item] = FinalLabel(
             item, d.decision, d.kind, "adjudicated", 1.0, len(values), r.text if r else None
@@ -361,7 +369,9 @@ def final_labels(
     agg = []
     for r in rest:
         if r.unanimous:
-            done[r.item] = FinalLabel(r.item, r.majority, r.kind, "unanimous", 1.0, r.n_annotators, r.text)
+            done[r.item] = FinalLabel(
+                r.item, r.majority, r.kind, "unanimous", 1.0, r.n_annotators, r.text
+            )
         else:
             agg.append(r)
     model = None
@@ -381,7 +391,9 @@ def final_labels(
                 _settle(r, value, conf, "dawid_skene", tie, min_confidence, done, unresolved)
         else:
             for r in agg:
-                tie = len(r.versions) > 1 and len(r.versions[0].annotators) == len(r.versions[1].annotators)
+                tie = len(r.versions) > 1 and len(r.versions[0].annotators) == len(
+                    r.versions[1].annotators
+                )
                 conf = len(r.versions[0].annotators) / r.n_annotators
                 _settle(r, r.majority, conf, "majority", tie, min_confidence, done, unresolved)
     labels = tuple(done[k] for k in sorted(done, key=natural_key))

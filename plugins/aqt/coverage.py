@@ -31,7 +31,13 @@ from aqt.fileio import atomic_write_text
 from aqt.findings import Finding, sort_findings
 from aqt.records import natural_key
 
-__all__ = ["CoverageReport", "coverage_report", "guess_language", "render_coverage_text", "write_collection_list"]
+__all__ = [
+    "CoverageReport",
+    "coverage_report",
+    "guess_language",
+    "render_coverage_text",
+    "write_collection_list",
+]
 
 _STOP = {
     "en": "the and of to is in that it for with as was on but his her this movie film not you are",
@@ -106,7 +112,9 @@ def _tv(a: Sequence[Any], b: Sequence[Any]) -> tuple[float, dict[str, float], di
     return 0.5 * sum(abs(pa[k] - pb[k]) for k in keys), pa, pb
 
 
-def _categorical(name: str, prod: list[Any], data: list[Any], findings: list[Finding], max_tv: float) -> dict[str, Any]:
+def _categorical(
+    name: str, prod: list[Any], data: list[Any], findings: list[Finding], max_tv: float
+) -> dict[str, Any]:
     tv, pp, pd_ = _tv(prod, data)
     missing = [k for k in pp if pp[k] > 0 and pd_.get(k, 0) == 0]
     if tv > max_tv or missing:
@@ -116,11 +124,17 @@ def _categorical(name: str, prod: list[Any], data: list[Any], findings: list[Fin
                 "warning",
                 (),
                 f"{name}: production and the annotated set differ (total variation {tv:.2f})"
-                + (f"; values in production only: {', '.join(missing[:8])}" if missing else "") + ".",
+                + (f"; values in production only: {', '.join(missing[:8])}" if missing else "")
+                + ".",
                 f"Collect annotated items with the under-represented {name} values.",
             )
         )
-    return {"total_variation": round(tv, 4), "production": _round(pp), "dataset": _round(pd_), "missing": missing}
+    return {
+        "total_variation": round(tv, 4),
+        "production": _round(pp),
+        "dataset": _round(pd_),
+        "missing": missing,
+    }
 
 
 def _round(d: Mapping[str, float]) -> dict[str, float]:
@@ -182,13 +196,21 @@ def coverage_report(
     p, d = cp / cp.sum(), cd / cd.sum()
     score = float(np.minimum(p, d).sum())
     terms = np.array(vec.get_feature_names_out())
-    dist = 1.0 - (Z * km.cluster_centers_[lab]).sum(axis=1) / np.maximum(np.linalg.norm(km.cluster_centers_[lab], axis=1), 1e-12)
+    dist = 1.0 - (Z * km.cluster_centers_[lab]).sum(axis=1) / np.maximum(
+        np.linalg.norm(km.cluster_centers_[lab], axis=1), 1e-12
+    )
     overall = np.asarray(X.mean(axis=0)).ravel()
     clusters = []
     for c in range(k):
         members = np.flatnonzero(lab == c)
-        lift = np.asarray(X[members].mean(axis=0)).ravel() - overall  # distinctive terms of the cluster
-        top = [str(t) for t in terms[np.argsort(-lift, kind="stable")[:6]] if lift[vec.vocabulary_[t]] > 0]
+        lift = (
+            np.asarray(X[members].mean(axis=0)).ravel() - overall
+        )  # distinctive terms of the cluster
+        top = [
+            str(t)
+            for t in terms[np.argsort(-lift, kind="stable")[:6]]
+            if lift[vec.vocabulary_[t]] > 0
+        ]
         prod_members = members[members < n_p]
         near = prod_members[np.argsort(dist[prod_members], kind="stable")]
         if 0 < p[c] < rare_share and cd[c] < rare_min:
@@ -199,12 +221,20 @@ def coverage_report(
             status = "dataset_only"
         else:
             status = "covered"
-        clusters.append({
-            "cluster": c, "status": status, "missing_mass": round(float(max(0.0, p[c] - d[c])), 4),
-            "production_share": round(float(p[c]), 4), "dataset_share": round(float(d[c]), 4),
-            "n_production": int(cp[c]), "n_dataset": int(cd[c]), "terms": top,
-            "examples": [production[i].text[:160] for i in near[:3]], "_near": near,
-        })
+        clusters.append(
+            {
+                "cluster": c,
+                "status": status,
+                "missing_mass": round(float(max(0.0, p[c] - d[c])), 4),
+                "production_share": round(float(p[c]), 4),
+                "dataset_share": round(float(d[c]), 4),
+                "n_production": int(cp[c]),
+                "n_dataset": int(cd[c]),
+                "terms": top,
+                "examples": [production[i].text[:160] for i in near[:3]],
+                "_near": near,
+            }
+        )
     rank = {"under_covered": 0, "rare_but_present": 1, "covered": 2, "dataset_only": 3}
     clusters.sort(key=lambda r: (rank[r["status"]], -r["missing_mass"], r["cluster"]))
     findings: list[Finding] = []
@@ -214,18 +244,43 @@ def coverage_report(
         if r["status"] not in ("under_covered", "rare_but_present"):
             continue
         ids = [production[i].id for i in near]
-        what = (f"Cluster {r['cluster']} ({', '.join(r['terms'][:4])}): {r['production_share']:.1%} of production "
-                f"({r['n_production']} items) but {r['dataset_share']:.1%} of the annotated set ({r['n_dataset']})")
+        what = (
+            f"Cluster {r['cluster']} ({', '.join(r['terms'][:4])}): {r['production_share']:.1%} of production "
+            f"({r['n_production']} items) but {r['dataset_share']:.1%} of the annotated set ({r['n_dataset']})"
+        )
         if r["status"] == "under_covered":
-            findings.append(Finding("coverage_gap", "warning", ids[:50], what + ".",
-                                    "Annotate items from the targeted-collection list (--collect FILE)."))
+            findings.append(
+                Finding(
+                    "coverage_gap",
+                    "warning",
+                    ids[:50],
+                    what + ".",
+                    "Annotate items from the targeted-collection list (--collect FILE).",
+                )
+            )
         else:
-            findings.append(Finding("coverage_rare", "info", ids[:50], what + ": rare but present in production.",
-                                    "Add a few annotated examples, or an edge case to the catalogue."))
+            findings.append(
+                Finding(
+                    "coverage_rare",
+                    "info",
+                    ids[:50],
+                    what + ": rare but present in production.",
+                    "Add a few annotated examples, or an edge case to the catalogue.",
+                )
+            )
         for i in near:
-            collection.append({"text": production[i].text,
-                               "meta": {**dict(production[i].meta), "id": production[i].id, "cluster": r["cluster"],
-                                        "reason": r["status"], "cluster_terms": r["terms"][:4]}})
+            collection.append(
+                {
+                    "text": production[i].text,
+                    "meta": {
+                        **dict(production[i].meta),
+                        "id": production[i].id,
+                        "cluster": r["cluster"],
+                        "reason": r["status"],
+                        "cluster_terms": r["terms"][:4],
+                    },
+                }
+            )
     # interleave the gaps (round robin by cluster rank) up to max_collection
     by_cluster: dict[int, list[dict[str, Any]]] = {}
     for row in collection:
@@ -238,12 +293,25 @@ def coverage_report(
             if q and len(picked) < max_collection:
                 picked.append(q.pop(0))
     if score < min_score:
-        findings.append(Finding("coverage_score", "error", (),
-                                f"Coverage score {score:.3f} is below {min_score}: the annotated set misses much of production.",
-                                "Annotate the targeted-collection list, then re-run aqt coverage."))
+        findings.append(
+            Finding(
+                "coverage_score",
+                "error",
+                (),
+                f"Coverage score {score:.3f} is below {min_score}: the annotated set misses much of production.",
+                "Annotate the targeted-collection list, then re-run aqt coverage.",
+            )
+        )
     features = _features(production, dataset, fields, findings, max_tv)
-    return CoverageReport(n_p, len(dataset), round(score, 4), tuple(clusters), features,
-                          tuple(sort_findings(findings)), tuple(picked))
+    return CoverageReport(
+        n_p,
+        len(dataset),
+        round(score, 4),
+        tuple(clusters),
+        features,
+        tuple(sort_findings(findings)),
+        tuple(picked),
+    )
 
 
 def _features(production, dataset, fields, findings, max_tv) -> dict[str, Any]:
@@ -253,20 +321,40 @@ def _features(production, dataset, fields, findings, max_tv) -> dict[str, Any]:
     ld = np.array([len(it.text) for it in dataset], dtype=float)
     ks = ks_2samp(lp, ld)
     out: dict[str, Any] = {
-        "length": {"production_median": float(np.median(lp)), "dataset_median": float(np.median(ld)),
-                   "ks": round(float(ks.statistic), 4), "p_value": float(f"{ks.pvalue:.3g}")},
+        "length": {
+            "production_median": float(np.median(lp)),
+            "dataset_median": float(np.median(ld)),
+            "ks": round(float(ks.statistic), 4),
+            "p_value": float(f"{ks.pvalue:.3g}"),
+        },
     }
     if ks.statistic > max_tv and ks.pvalue < 0.01:
-        findings.append(Finding("coverage_feature", "warning", (),
-                                f"length: production median {np.median(lp):.0f} chars vs {np.median(ld):.0f} annotated "
-                                f"(KS {ks.statistic:.2f}).", "Collect annotated items of the missing lengths."))
-    out["language"] = _categorical("language", [guess_language(it.text) for it in production],
-                                   [guess_language(it.text) for it in dataset], findings, max_tv)
+        findings.append(
+            Finding(
+                "coverage_feature",
+                "warning",
+                (),
+                f"length: production median {np.median(lp):.0f} chars vs {np.median(ld):.0f} annotated "
+                f"(KS {ks.statistic:.2f}).",
+                "Collect annotated items of the missing lengths.",
+            )
+        )
+    out["language"] = _categorical(
+        "language",
+        [guess_language(it.text) for it in production],
+        [guess_language(it.text) for it in dataset],
+        findings,
+        max_tv,
+    )
     if fields is None:
-        common = set.intersection(*[set(it.meta) for it in production[:200]] or [set()]) & set.intersection(
-            *[set(it.meta) for it in dataset[:200]] or [set()])
-        fields = sorted(f for f in common if f not in ("id", "meta")
-                        and len({str(it.meta.get(f)) for it in production}) <= 50)
+        common = set.intersection(
+            *[set(it.meta) for it in production[:200]] or [set()]
+        ) & set.intersection(*[set(it.meta) for it in dataset[:200]] or [set()])
+        fields = sorted(
+            f
+            for f in common
+            if f not in ("id", "meta") and len({str(it.meta.get(f)) for it in production}) <= 50
+        )
     for name in fields:
         pv = [it.meta.get(name) for it in production if it.meta.get(name) not in (None, "")]
         dv = [it.meta.get(name) for it in dataset if it.meta.get(name) not in (None, "")]
@@ -285,15 +373,22 @@ def write_collection_list(report: CoverageReport, path: str | Path) -> int:
 
 def render_coverage_text(d: Mapping[str, Any], top: int = 10) -> str:
     """Plain-text summary of ``CoverageReport.to_dict()``: score, ranked gaps, feature shifts."""
-    lines = [f"Coverage score {d['coverage_score']:.3f} ({d['n_production']} production items, "
-             f"{d['n_dataset']} annotated)", "", "Clusters, worst covered first:"]
+    head = (
+        f"Coverage score {d['coverage_score']:.3f} ({d['n_production']} production items, "
+        f"{d['n_dataset']} annotated)"
+    )
+    lines = [head, "", "Clusters, worst covered first:"]
     for c in d["clusters"][:top]:
-        lines.append(f"  {c['cluster']:>3} {c['status']:<17} production {c['production_share']:6.1%}  annotated "
-                     f"{c['dataset_share']:6.1%}  {', '.join(c['terms'][:5])}")
+        lines.append(
+            f"  {c['cluster']:>3} {c['status']:<17} production {c['production_share']:6.1%}  annotated "
+            f"{c['dataset_share']:6.1%}  {', '.join(c['terms'][:5])}"
+        )
     lines.append("")
     for name, f in d["features"].items():
         if "total_variation" in f:
             lines.append(f"{name}: total variation {f['total_variation']:.3f}")
         elif "ks" in f:
-            lines.append(f"{name}: KS {f['ks']:.3f} (medians {f['production_median']:.0f} vs {f['dataset_median']:.0f})")
+            lines.append(
+                f"{name}: KS {f['ks']:.3f} (medians {f['production_median']:.0f} vs {f['dataset_median']:.0f})"
+            )
     return "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ from aqt.validate import (
     find_split_problems,
     make_splits,
 )
-from aqt.validate.datasheet import render_datasheet_markdown, render_export_html
+from aqt.validate.datasheet import build_datasheet, render_datasheet_markdown, render_export_html
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -66,7 +66,9 @@ class ExportRefused(AqtError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, fix: str | None = None, findings: Sequence[Finding] = ()) -> None:
+    def __init__(
+        self, message: str, *, fix: str | None = None, findings: Sequence[Finding] = ()
+    ) -> None:
         super().__init__(message, fix=fix)
         self.findings = tuple(findings)
 
@@ -148,12 +150,20 @@ def plan_export(
     from aqt.agreement import agreement_report
 
     if not len(table):
-        raise UsageError("The annotations are empty; nothing to export.", fix="Check the input file.")
+        raise UsageError(
+            "The annotations are empty; nothing to export.", fix="Check the input file."
+        )
     table = table.select_control(None)
     meta = meta or {}
     kinds = table.kinds()
     kind = kinds[0] if len(kinds) == 1 else "choice"
-    final = final_labels(table, decisions=decisions, method=options.method, min_confidence=options.min_confidence, seed=options.seed)
+    final = final_labels(
+        table,
+        decisions=decisions,
+        method=options.method,
+        min_confidence=options.min_confidence,
+        seed=options.seed,
+    )
     labs = final.labels
     if not labs:
         raise UsageError(
@@ -167,7 +177,9 @@ def plan_export(
     groups = None
     if options.group_key:
         key = options.group_key.removeprefix("meta.")
-        groups = [meta.get(i, {}).get(key, source_of.get(i) if key == "source" else None) for i in ids]
+        groups = [
+            meta.get(i, {}).get(key, source_of.get(i) if key == "source" else None) for i in ids
+        ]
         if all(g in (None, "") for g in groups):
             raise UsageError(
                 f"--group-col {options.group_key!r} has no value for any item.",
@@ -178,33 +190,75 @@ def plan_export(
     given = [meta.get(i, {}).get("split") for i in ids]
     if all(given):
         splits = [str(s) for s in given]
-        findings += find_split_problems(ids, labels, splits, groups=groups, tolerance=options.split_tolerance)
+        findings += find_split_problems(
+            ids, labels, splits, groups=groups, tolerance=options.split_tolerance
+        )
     else:
-        plan = make_splits(ids, labels, ratios=options.split, groups=groups, texts=texts,
-                           dedup_threshold=options.near_duplicate, seed=options.seed)
+        plan = make_splits(
+            ids,
+            labels,
+            ratios=options.split,
+            groups=groups,
+            texts=texts,
+            dedup_threshold=options.near_duplicate,
+            seed=options.seed,
+        )
         splits = [plan.assignment[i] for i in ids]
         summaries["splits"] = plan.to_dict()
-        findings += find_split_problems(ids, labels, splits, groups=groups, tolerance=options.split_tolerance)
+        findings += find_split_problems(
+            ids, labels, splits, groups=groups, tolerance=options.split_tolerance
+        )
     report = agreement_report(table, ci=options.ci, seed=options.seed).to_dict()
-    findings += find_low_agreement(report, threshold=options.iaa_threshold, target=options.iaa_target)
+    findings += find_low_agreement(
+        report, threshold=options.iaa_threshold, target=options.iaa_target
+    )
     is_class = kind in _CLASS_KINDS
     if is_class:
-        findings += find_class_imbalance(dict(zip(ids, labels)), target=options.target_balance,
-                                         production=production_labels, tolerance=options.balance_tolerance)
+        findings += find_class_imbalance(
+            dict(zip(ids, labels)),
+            target=options.target_balance,
+            production=production_labels,
+            tolerance=options.balance_tolerance,
+        )
     if catalogue is not None:
         items = [SourceItem(i, t, dict(meta.get(i, {}))) for i, t in zip(ids, texts)]
-        findings += find_edge_case_gaps(catalogue, items, dict(zip(ids, labels)) if is_class else None, k=options.edge_case_min)
+        findings += find_edge_case_gaps(
+            catalogue, items, dict(zip(ids, labels)) if is_class else None, k=options.edge_case_min
+        )
     has_text = sum(bool(t.strip()) for t in texts)
     if has_text < len(texts):
-        findings.append(Finding("text", "warning", tuple(i for i, t in zip(ids, texts) if not t.strip())[:50],
-                                f"{len(texts) - has_text} of {len(texts)} items have no text; text checks skip them.",
-                                "Export the task text with the annotations, or pass --meta with a text field."))
-    flagged = [i for i in ids if meta.get(i, {}).get("adversarial") in (True, 1, "1", "true", "True", "yes")]
-    findings += find_missing_adversarial(ids, texts, labels, flagged=flagged, predictions=predictions,
-                                         min_share=options.adversarial_min_share, threshold=options.near_duplicate)
+        findings.append(
+            Finding(
+                "text",
+                "warning",
+                tuple(i for i, t in zip(ids, texts) if not t.strip())[:50],
+                f"{len(texts) - has_text} of {len(texts)} items have no text; text checks skip them.",
+                "Export the task text with the annotations, or pass --meta with a text field.",
+            )
+        )
+    flagged = [
+        i
+        for i in ids
+        if meta.get(i, {}).get("adversarial") in (True, 1, "1", "true", "True", "yes")
+    ]
+    findings += find_missing_adversarial(
+        ids,
+        texts,
+        labels,
+        flagged=flagged,
+        predictions=predictions,
+        min_share=options.adversarial_min_share,
+        threshold=options.near_duplicate,
+    )
     if is_class and has_text:
-        summary, found = find_label_errors(ids, texts, labels, threshold=options.label_error_threshold,
-                                           max_share=options.label_error_max_share, seed=options.seed)
+        summary, found = find_label_errors(
+            ids,
+            texts,
+            labels,
+            threshold=options.label_error_threshold,
+            max_share=options.label_error_max_share,
+            seed=options.seed,
+        )
         summaries["label_errors"] = summary
         findings += found
     findings += find_leakage(ids, texts, splits, threshold=options.near_duplicate)
@@ -217,12 +271,22 @@ def plan_export(
             "label_source": f.source,
             "confidence": round(float(f.confidence), 6),
             "n_annotators": f.n_annotators,
-            "meta": {k: v for k, v in sorted(meta.get(f.item, {}).items()) if k not in ("text", "split")},
+            "meta": {
+                k: v for k, v in sorted(meta.get(f.item, {}).items()) if k not in ("text", "split")
+            },
         }
         for f, t, s in zip(labs, texts, splits)
     )
     cats = tuple(report.get("categories") or sorted(set(labels), key=natural_key))
-    return ExportPlan(rows, final, report, tuple(sort_findings(findings)), summaries, kind, tuple(str(c) for c in cats))
+    return ExportPlan(
+        rows,
+        final,
+        report,
+        tuple(sort_findings(findings)),
+        summaries,
+        kind,
+        tuple(str(c) for c in cats),
+    )
 
 
 # -- writers: each takes (plan, path) and writes one file -------------------------------------------
@@ -230,8 +294,9 @@ def plan_export(
 
 def _write_jsonl(plan: ExportPlan, path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        for row in plan.rows:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        fh.writelines(
+            json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in plan.rows
+        )
 
 
 def _flat(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,8 +318,19 @@ def _write_csv(plan: ExportPlan, path: Path) -> None:
 def _write_parquet(plan: ExportPlan, path: Path) -> None:
     import pandas as pd
 
-    frame = pd.DataFrame([_flat(r) for r in plan.rows],
-                         columns=["id", "text", "label", "split", "label_source", "confidence", "n_annotators", "meta"])
+    frame = pd.DataFrame(
+        [_flat(r) for r in plan.rows],
+        columns=[
+            "id",
+            "text",
+            "label",
+            "split",
+            "label_source",
+            "confidence",
+            "n_annotators",
+            "meta",
+        ],
+    )
     frame.to_parquet(path, index=False)
 
 
@@ -266,13 +342,16 @@ def _doc(nlp: Any, row: Mapping[str, Any], plan: ExportPlan, dropped: list[str])
 
         spans = []
         for s in value:
-            span = doc.char_span(int(s["start"]), int(s["end"]), label=str(s["label"]), alignment_mode="contract")
+            span = doc.char_span(
+                int(s["start"]), int(s["end"]), label=str(s["label"]), alignment_mode="contract"
+            )
             if span is None or not len(span):
                 dropped.append(f"{row['id']}:{s['start']}-{s['end']}")
             else:
                 spans.append(span)
         doc.spans["sc"] = spans
-        if filter_spans(spans) == sorted(spans, key=lambda x: (x.start, x.end)) and len(set((x.start, x.end) for x in spans)) == len(spans):
+        ordered = sorted(spans, key=lambda x: (x.start, x.end))
+        if filter_spans(spans) == ordered and len({(x.start, x.end) for x in spans}) == len(spans):
             doc.ents = spans
     elif plan.kind == "multichoice":
         doc.cats = {c: float(c in value) for c in plan.categories}
@@ -287,7 +366,10 @@ def _spacy_writer(split: str) -> Callable[[ExportPlan, Path], None]:
             import spacy
             from spacy.tokens import DocBin
         except ImportError as exc:
-            raise MissingExtraError("The .spacy format needs spaCy.", fix="pip install 'aqt[spacy]', or leave spacy out of --format.") from exc
+            raise MissingExtraError(
+                "The .spacy format needs spaCy.",
+                fix="pip install 'aqt[spacy]', or leave spacy out of --format.",
+            ) from exc
         nlp = spacy.blank("en")
         db = DocBin(store_user_data=False)
         dropped: list[str] = []
@@ -316,51 +398,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _datasheet(plan: ExportPlan, name: str, files: dict[str, dict[str, Any]], provenance: Mapping[str, Any],
-               allow_failures: str | None) -> dict[str, Any]:
-    by_split: dict[str, dict[str, int]] = {}
-    overall: dict[str, int] = {}
-    for r in plan.rows:
-        lab = r["label"] if isinstance(r["label"], str) else _label_str(r["label"])
-        if plan.kind == "spans":
-            lab = "(spans)"
-        overall[lab] = overall.get(lab, 0) + 1
-        by_split.setdefault(r["split"], {})
-        by_split[r["split"]][lab] = by_split[r["split"]].get(lab, 0) + 1
-    order = sorted(by_split, key=lambda s: (("train", "dev", "test").index(s) if s in ("train", "dev", "test") else 9, s))
-    rep = plan.agreement
-    return {
-        "name": name,
-        "passed": not plan.failed,
-        "allow_failures": allow_failures,
-        "kind": plan.kind,
-        "counts": {
-            "annotations": rep.get("n_annotations"),
-            "items": rep.get("n_items"),
-            "annotators": rep.get("n_annotators"),
-            "final": len(plan.rows),
-            "unresolved": len(plan.final.unresolved),
-            "by_source": plan.final.source_counts(),
-            "by_split": {s: sum(by_split[s].values()) for s in order},
-        },
-        "label_distribution": {
-            "overall": {k: overall[k] for k in sorted(overall, key=natural_key)},
-            "by_split": {s: dict(sorted(by_split[s].items())) for s in order},
-        },
-        "iaa": {"level": rep.get("level"), "metrics": rep.get("metrics") or {}},
-        "provenance": {**provenance, "guideline_versions": list(rep.get("guideline_versions") or [])},
-        "aggregation": {
-            "method": plan.final.method,
-            "min_confidence": plan.final.min_confidence,
-            "model": plan.final.model.to_dict() if plan.final.model is not None else None,
-        },
-        "checks": [f.to_dict() for f in plan.findings],
-        "summaries": json.loads(json.dumps(dict(plan.summaries), default=str)),
-        "unresolved": [u.to_dict() for u in plan.final.unresolved],
-        "files": files,
-    }
-
-
 def write_export(
     plan: ExportPlan,
     out_dir: str | os.PathLike,
@@ -381,19 +418,29 @@ def write_export(
     """
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
-        raise UsageError(f"Unknown export format(s) {truncate(unknown)}.", fix=f"Use some of {', '.join(EXPORT_FORMATS)}.")
+        raise UsageError(
+            f"Unknown export format(s) {truncate(unknown)}.",
+            fix=f"Use some of {', '.join(EXPORT_FORMATS)}.",
+        )
     if allow_failures is not None and not allow_failures.strip():
-        raise UsageError("--allow-failures needs a reason.", fix='Write e.g. --allow-failures "pilot model, labels reviewed later".')
+        raise UsageError(
+            "--allow-failures needs a reason.",
+            fix='Write e.g. --allow-failures "pilot model, labels reviewed later".',
+        )
     if plan.failed and allow_failures is None:
         errors = [f for f in plan.findings if f.severity == "error"]
         raise ExportRefused(
-            f"{len(errors)} check(s) failed: " + "; ".join(f"{f.check}: {f.message}" for f in errors[:5]),
+            f"{len(errors)} check(s) failed: "
+            + "; ".join(f"{f.check}: {f.message}" for f in errors[:5]),
             fix='Fix the data, or export anyway with --allow-failures "REASON" (recorded in the datasheet).',
             findings=plan.findings,
         )
     out = Path(out_dir)
     if out.exists() and not force:
-        raise UsageError(f"The output directory {str(out)!r} already exists.", fix="Pass a new directory, or --force to replace it.")
+        raise UsageError(
+            f"The output directory {str(out)!r} already exists.",
+            fix="Pass a new directory, or --force to replace it.",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     plan = replace(plan, summaries=dict(plan.summaries))
@@ -412,10 +459,14 @@ def write_export(
             writer(plan, tmp / name)
             files[name] = {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
         prov = dict(provenance or {"input": {"path": "-", "sha256": ""}, "adjudication_log": None})
-        sheet = _datasheet(plan, out.name, dict(sorted(files.items())), prov, allow_failures)
-        (tmp / "datasheet.json").write_text(json.dumps(sheet, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        sheet = build_datasheet(plan, out.name, dict(sorted(files.items())), prov, allow_failures)
+        (tmp / "datasheet.json").write_text(
+            json.dumps(sheet, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         (tmp / "datasheet.md").write_text(render_datasheet_markdown(sheet), encoding="utf-8")
-        (tmp / "report.html").write_text(render_export_html(sheet, plan.agreement), encoding="utf-8")
+        (tmp / "report.html").write_text(
+            render_export_html(sheet, plan.agreement), encoding="utf-8"
+        )
         mode = 0o777 & ~_umask()
         os.chmod(tmp, mode)
         if out.exists():
@@ -446,7 +497,6 @@ def file_provenance(path: str | os.PathLike | None) -> dict[str, Any] | None:
     return {"path": str(p), "sha256": _sha256(p), "bytes": p.stat().st_size}
 
 
-
 def export_dataset(
     table: AnnotationTable,
     out_dir: str | os.PathLike,
@@ -471,20 +521,38 @@ def export_dataset(
 
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
-        raise UsageError(f"Unknown export format(s) {truncate(unknown)}.", fix=f"Use some of {', '.join(EXPORT_FORMATS)}.")
+        raise UsageError(
+            f"Unknown export format(s) {truncate(unknown)}.",
+            fix=f"Use some of {', '.join(EXPORT_FORMATS)}.",
+        )
     if Path(out_dir).exists() and not force:
-        raise UsageError(f"The output directory {str(out_dir)!r} already exists.", fix="Pass a new directory, or --force to replace it.")
+        raise UsageError(
+            f"The output directory {str(out_dir)!r} already exists.",
+            fix="Pass a new directory, or --force to replace it.",
+        )
     if adjudication_log is not None and not Path(adjudication_log).is_file():
-        raise UsageError(f"No adjudication log at {str(adjudication_log)!r}.", fix="Check the --adjudication-log path.")
+        raise UsageError(
+            f"No adjudication log at {str(adjudication_log)!r}.",
+            fix="Check the --adjudication-log path.",
+        )
     decisions = AdjudicationLog(adjudication_log).read() if adjudication_log is not None else None
     catalogue = load_catalogue(edge_cases) if edge_cases is not None else None
     prod = production_labels(production)[1] if production is not None else None
     if production is not None and not prod and options.target_balance is None:
-        raise UsageError(f"The production sample {str(production)!r} has no 'label' field, so it cannot set the balance target.",
-                         fix="Label a production sample, or give --target-balance.")
+        raise UsageError(
+            f"The production sample {str(production)!r} has no 'label' field, so it cannot set the balance target.",
+            fix="Label a production sample, or give --target-balance.",
+        )
     preds = load_predictions(predictions) if predictions is not None else None
-    plan = plan_export(table, decisions=decisions, meta=meta, catalogue=catalogue,
-                       production_labels=prod, predictions=preds, options=options)
+    plan = plan_export(
+        table,
+        decisions=decisions,
+        meta=meta,
+        catalogue=catalogue,
+        production_labels=prod,
+        predictions=preds,
+        options=options,
+    )
     log = file_provenance(adjudication_log)
     if log is not None:
         log["n_decisions"] = len(decisions or [])
@@ -494,7 +562,16 @@ def export_dataset(
         "edge_cases": file_provenance(edge_cases),
         "production": file_provenance(production),
         "predictions": file_provenance(predictions),
-        "options": {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.__dict__.items()},
+        "options": {
+            k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.__dict__.items()
+        },
     }
-    sheet = write_export(plan, out_dir, formats=formats, provenance=provenance, allow_failures=allow_failures, force=force)
+    sheet = write_export(
+        plan,
+        out_dir,
+        formats=formats,
+        provenance=provenance,
+        allow_failures=allow_failures,
+        force=force,
+    )
     return plan, sheet

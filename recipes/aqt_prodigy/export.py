@@ -11,22 +11,52 @@ __all__ = ["ARGS", "export"]
 
 #: the recipe's arguments (their help is the --help text)
 ARGS = {
-    "dataset": Arg(help="Prodigy dataset holding every annotator's answers (sessions DATASET-NAME)"),
-    "out_dir": Arg(help="Output directory for the training files, datasheet and report (must not exist)"),
+    "dataset": Arg(
+        help="Prodigy dataset holding every annotator's answers (sessions DATASET-NAME)"
+    ),
+    "out_dir": Arg(
+        help="Output directory for the training files, datasheet and report (must not exist)"
+    ),
     "label": Arg("--label", "-l", help="The question to export when the dataset holds several"),
-    "adjudication_log": Arg("--adjudication-log", "-A",
-                            help="Adjudication log of aqt.adjudicate (JSONL); its decisions come first"),
-    "edge_cases": Arg("--edge-cases", "-E", help="Edge-case catalogue (TOML); each case needs --edge-case-min items"),
+    "adjudication_log": Arg(
+        "--adjudication-log",
+        "-A",
+        help="Adjudication log of aqt.adjudicate (JSONL); its decisions come first",
+    ),
+    "edge_cases": Arg(
+        "--edge-cases",
+        "-E",
+        help="Edge-case catalogue (TOML); each case needs --edge-case-min items",
+    ),
     "edge_case_min": Arg("--edge-case-min", help="Items each edge case must have"),
-    "target_balance": Arg("--target-balance", "-B", help="Target label shares, e.g. POS=0.4,NEG=0.4,NEU=0.2"),
-    "production": Arg("--production", "-P", help="Labelled production sample (JSONL): its label shares are the target"),
-    "predictions": Arg("--predictions", help="Earlier model's predictions (item, prediction) for the adversarial check"),
+    "target_balance": Arg(
+        "--target-balance", "-B", help="Target label shares, e.g. POS=0.4,NEG=0.4,NEU=0.2"
+    ),
+    "production": Arg(
+        "--production",
+        "-P",
+        help="Labelled production sample (JSONL): its label shares are the target",
+    ),
+    "predictions": Arg(
+        "--predictions",
+        help="Earlier model's predictions (item, prediction) for the adversarial check",
+    ),
     "split": Arg("--split", "-s", help="Train, dev and test shares, e.g. 0.8,0.1,0.1"),
-    "group_col": Arg("--group-col", "-g", help="Keep items sharing this meta field in one split (e.g. doc_id)"),
-    "method": Arg("--method", help="Aggregate when not adjudicated or unanimous: dawid_skene or majority"),
-    "min_confidence": Arg("--min-confidence", help="Aggregated items under this confidence are left out and listed"),
-    "formats": Arg("--format", "-f", help="Files to write: jsonl, csv, parquet, spacy (comma-separated)"),
-    "allow_failures": Arg("--allow-failures", help="Export despite failed checks; the reason goes into the datasheet"),
+    "group_col": Arg(
+        "--group-col", "-g", help="Keep items sharing this meta field in one split (e.g. doc_id)"
+    ),
+    "method": Arg(
+        "--method", help="Aggregate when not adjudicated or unanimous: dawid_skene or majority"
+    ),
+    "min_confidence": Arg(
+        "--min-confidence", help="Aggregated items under this confidence are left out and listed"
+    ),
+    "formats": Arg(
+        "--format", "-f", help="Files to write: jsonl, csv, parquet, spacy (comma-separated)"
+    ),
+    "allow_failures": Arg(
+        "--allow-failures", help="Export despite failed checks; the reason goes into the datasheet"
+    ),
     "force": Arg("--force", help="Replace OUT_DIR if it exists"),
     "seed": Arg("--seed", help="Seed of splits, models and bootstrap"),
 }
@@ -60,8 +90,25 @@ def export(
     from aqt.export import ExportRefused
 
     try:
-        _run(dataset, out_dir, label, adjudication_log, edge_cases, edge_case_min, target_balance, production,
-             predictions, split, group_col, method, min_confidence, formats, allow_failures, force, seed)
+        _run(
+            dataset,
+            out_dir,
+            label,
+            adjudication_log,
+            edge_cases,
+            edge_case_min,
+            target_balance,
+            production,
+            predictions,
+            split,
+            group_col,
+            method,
+            min_confidence,
+            formats,
+            allow_failures,
+            force,
+            seed,
+        )
     except ExportRefused as exc:
         _print_findings(exc.findings)
         msg.fail(exc.message, exc.fix or "", exits=3)
@@ -92,8 +139,25 @@ def _meta(examples: list) -> dict:
     return out
 
 
-def _run(dataset, out_dir, label, adjudication_log, edge_cases, edge_case_min, target_balance, production,
-         predictions, split, group_col, method, min_confidence, formats, allow_failures, force, seed) -> None:
+def _run(
+    dataset,
+    out_dir,
+    label,
+    adjudication_log,
+    edge_cases,
+    edge_case_min,
+    target_balance,
+    production,
+    predictions,
+    split,
+    group_col,
+    method,
+    min_confidence,
+    formats,
+    allow_failures,
+    force,
+    seed,
+) -> None:
     from aqt.errors import UsageError
     from aqt.export import EXPORT_FORMATS, ExportOptions, export_dataset
     from aqt.validate import parse_ratios
@@ -104,24 +168,41 @@ def _run(dataset, out_dir, label, adjudication_log, edge_cases, edge_case_min, t
     fmts = tuple(f.strip() for f in str(formats).split(",") if f.strip())
     bad = [f for f in fmts if f not in EXPORT_FORMATS]
     if bad or not fmts:
-        raise UsageError(f"--format {formats!r}: unknown {', '.join(bad) or 'empty'}.",
-                         fix=f"Use some of {', '.join(EXPORT_FORMATS)}.")
+        raise UsageError(
+            f"--format {formats!r}: unknown {', '.join(bad) or 'empty'}.",
+            fix=f"Use some of {', '.join(EXPORT_FORMATS)}.",
+        )
     if method not in ("dawid_skene", "majority"):
         raise UsageError(f"--method {method!r} is unknown.", fix="Use dawid_skene or majority.")
     examples = load_examples(dataset)
     picked = check_one_view(examples, dataset, label)
     table = to_table(picked, dataset, None if picked is not examples else label)
     options = ExportOptions(
-        method=method, min_confidence=float(min_confidence), split=parse_ratios(split), group_key=group_col,
-        target_balance=parse_balance(target_balance), edge_case_min=int(edge_case_min), seed=int(seed),
+        method=method,
+        min_confidence=float(min_confidence),
+        split=parse_ratios(split),
+        group_key=group_col,
+        target_balance=parse_balance(target_balance),
+        edge_case_min=int(edge_case_min),
+        seed=int(seed),
     )
     plan, sheet = export_dataset(
-        table, out_dir, adjudication_log=adjudication_log, edge_cases=edge_cases, meta=_meta(picked),
-        production=production, predictions=predictions, options=options, formats=fmts,
-        allow_failures=allow_failures, force=bool(force),
+        table,
+        out_dir,
+        adjudication_log=adjudication_log,
+        edge_cases=edge_cases,
+        meta=_meta(picked),
+        production=production,
+        predictions=predictions,
+        options=options,
+        formats=fmts,
+        allow_failures=allow_failures,
+        force=bool(force),
     )
     _print_findings(plan.findings)
     c = sheet["counts"]
     splits = ", ".join(f"{k} {v}" for k, v in c["by_split"].items())
-    msg.good(f"Exported {c['final']} items to {out_dir} ({splits})",
-             f"{c['unresolved']} unresolved left out; datasheet.md and report.html describe the set")
+    msg.good(
+        f"Exported {c['final']} items to {out_dir} ({splits})",
+        f"{c['unresolved']} unresolved left out; datasheet.md and report.html describe the set",
+    )

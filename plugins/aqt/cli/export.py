@@ -9,7 +9,7 @@ import click
 from aqt.cli.common import AqtCommand
 from aqt.formats import FORMATS
 
-__all__ = ["export", "echo_findings"]
+__all__ = ["echo_findings", "export"]
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
@@ -19,7 +19,9 @@ def echo_findings(findings, *, err: bool = False) -> None:
     for f in findings:
         click.echo(f"{f.severity.upper():7} {f.check}: {f.message}", err=err)
         if f.items and f.severity != "info":
-            shown = ", ".join(f.items[:8]) + (f" (+{len(f.items) - 8} more)" if len(f.items) > 8 else "")
+            shown = ", ".join(f.items[:8]) + (
+                f" (+{len(f.items) - 8} more)" if len(f.items) > 8 else ""
+            )
             click.echo(f"        items: {shown}", err=err)
         if f.fix:
             click.echo(f"        fix: {f.fix}", err=err)
@@ -31,47 +33,175 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in value.split(",") if p.strip())
     bad = [p for p in parts if p not in EXPORT_FORMATS]
     if bad or not parts:
-        raise click.BadParameter(f"{value!r}: use some of {', '.join(EXPORT_FORMATS)}.", ctx=ctx, param=param)
+        raise click.BadParameter(
+            f"{value!r}: use some of {', '.join(EXPORT_FORMATS)}.", ctx=ctx, param=param
+        )
     return parts
 
 
 @click.command(cls=AqtCommand)
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="Output directory (created; must not exist unless --force).")
-@click.option("--from", "fmt", type=click.Choice(FORMATS), default=None, help="Reader for INPUT (default: detected).")
-@click.option("--item-col", default="item", show_default=True, help="Item id column (table format).")
-@click.option("--annotator-col", default="annotator", show_default=True, help="Annotator column (table format).")
-@click.option("--label-col", default="label", show_default=True, help="Label column (table format).")
-@click.option("--control", default=None, metavar="NAME", help="Control tag to export when the data has several.")
-@click.option("--adjudication-log", type=_FILE, metavar="FILE", help="Adjudication log (JSONL); its decisions come first.")
-@click.option("--edge-cases", type=_FILE, metavar="FILE", help="Edge-case catalogue; each case needs --edge-case-min items.")
-@click.option("--edge-case-min", type=click.IntRange(min=1), default=3, show_default=True, metavar="K",
-              help="Items each edge case must have.")
-@click.option("--target-balance", metavar="L=S,...", help="Target label shares, e.g. fresh=0.5,rotten=0.5.")
-@click.option("--production", type=_FILE, metavar="FILE", help="Labelled production sample: its label shares are the target.")
-@click.option("--meta", "meta_path", type=_FILE, metavar="FILE",
-              help="Item metadata (JSONL/CSV with id and text): split, adversarial flag, group fields.")
-@click.option("--predictions", type=_FILE, metavar="FILE", help="Earlier model's predictions (item, prediction).")
-@click.option("--split", default="0.8,0.1,0.1", show_default=True, metavar="TRAIN,DEV,TEST",
-              help="Split shares (ignored when --meta gives every item a split, which is then checked).")
-@click.option("--group-col", metavar="NAME", help="Keep items sharing this field in one split (e.g. source).")
-@click.option("--method", type=click.Choice(["dawid_skene", "majority"]), default="dawid_skene", show_default=True,
-              help="Aggregate for items neither adjudicated nor unanimous.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.7, show_default=True,
-              help="Aggregated items under this confidence are left out and listed.")
-@click.option("--format", "formats", default="jsonl,csv,parquet,spacy", show_default=True, callback=_formats,
-              help="Files to write: jsonl, csv, parquet, spacy.")
-@click.option("--allow-failures", metavar="REASON", help="Export despite failed checks; the reason goes into the datasheet.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Output directory (created; must not exist unless --force).",
+)
+@click.option(
+    "--from",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Reader for INPUT (default: detected).",
+)
+@click.option(
+    "--item-col", default="item", show_default=True, help="Item id column (table format)."
+)
+@click.option(
+    "--annotator-col",
+    default="annotator",
+    show_default=True,
+    help="Annotator column (table format).",
+)
+@click.option(
+    "--label-col", default="label", show_default=True, help="Label column (table format)."
+)
+@click.option(
+    "--control",
+    default=None,
+    metavar="NAME",
+    help="Control tag to export when the data has several.",
+)
+@click.option(
+    "--adjudication-log",
+    type=_FILE,
+    metavar="FILE",
+    help="Adjudication log (JSONL); its decisions come first.",
+)
+@click.option(
+    "--edge-cases",
+    type=_FILE,
+    metavar="FILE",
+    help="Edge-case catalogue; each case needs --edge-case-min items.",
+)
+@click.option(
+    "--edge-case-min",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    metavar="K",
+    help="Items each edge case must have.",
+)
+@click.option(
+    "--target-balance", metavar="L=S,...", help="Target label shares, e.g. fresh=0.5,rotten=0.5."
+)
+@click.option(
+    "--production",
+    type=_FILE,
+    metavar="FILE",
+    help="Labelled production sample: its label shares are the target.",
+)
+@click.option(
+    "--meta",
+    "meta_path",
+    type=_FILE,
+    metavar="FILE",
+    help="Item metadata (JSONL/CSV with id and text): split, adversarial flag, group fields.",
+)
+@click.option(
+    "--predictions",
+    type=_FILE,
+    metavar="FILE",
+    help="Earlier model's predictions (item, prediction).",
+)
+@click.option(
+    "--split",
+    default="0.8,0.1,0.1",
+    show_default=True,
+    metavar="TRAIN,DEV,TEST",
+    help="Split shares (ignored when --meta gives every item a split, which is then checked).",
+)
+@click.option(
+    "--group-col", metavar="NAME", help="Keep items sharing this field in one split (e.g. source)."
+)
+@click.option(
+    "--method",
+    type=click.Choice(["dawid_skene", "majority"]),
+    default="dawid_skene",
+    show_default=True,
+    help="Aggregate for items neither adjudicated nor unanimous.",
+)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    default=0.7,
+    show_default=True,
+    help="Aggregated items under this confidence are left out and listed.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="jsonl,csv,parquet,spacy",
+    show_default=True,
+    callback=_formats,
+    help="Files to write: jsonl, csv, parquet, spacy.",
+)
+@click.option(
+    "--allow-failures",
+    metavar="REASON",
+    help="Export despite failed checks; the reason goes into the datasheet.",
+)
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-@click.option("--config", "config_path", type=_FILE, metavar="FILE", help="Thresholds TOML (alpha_gate, alpha_target).")
-@click.option("--set", "set_options", multiple=True, metavar="KEY=VALUE", help="Override a threshold.")
-@click.option("--ci", type=click.IntRange(min=0), default=200, show_default=True, metavar="N",
-              help="Bootstrap resamples for the agreement intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of splits, models and bootstrap.")
-def export(input_path, out_dir, fmt, item_col, annotator_col, label_col, control, adjudication_log, edge_cases,
-           edge_case_min, target_balance, production, meta_path, predictions, split, group_col, method,
-           min_confidence, formats, allow_failures, force, config_path, set_options, ci, seed) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=_FILE,
+    metavar="FILE",
+    help="Thresholds TOML (alpha_gate, alpha_target).",
+)
+@click.option(
+    "--set", "set_options", multiple=True, metavar="KEY=VALUE", help="Override a threshold."
+)
+@click.option(
+    "--ci",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    metavar="N",
+    help="Bootstrap resamples for the agreement intervals.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of splits, models and bootstrap."
+)
+def export(
+    input_path,
+    out_dir,
+    fmt,
+    item_col,
+    annotator_col,
+    label_col,
+    control,
+    adjudication_log,
+    edge_cases,
+    edge_case_min,
+    target_balance,
+    production,
+    meta_path,
+    predictions,
+    split,
+    group_col,
+    method,
+    min_confidence,
+    formats,
+    allow_failures,
+    force,
+    config_path,
+    set_options,
+    ci,
+    seed,
+) -> None:
     """Export annotations as a validated training set: final labels (adjudicated, unanimous, then
     Dawid-Skene), every dataset check, JSONL/CSV/Parquet/.spacy files, a datasheet and an HTML
     report. Exits 3 when a check fails, unless --allow-failures "REASON".
@@ -87,7 +217,9 @@ def export(input_path, out_dir, fmt, item_col, annotator_col, label_col, control
     thresholds = load_thresholds(config_path, parse_set_options(set_options))
     ratios = parse_ratios(split)
     balance = parse_balance(target_balance)
-    table = read_annotations(input_path, fmt, item_col=item_col, annotator_col=annotator_col, label_col=label_col)
+    table = read_annotations(
+        input_path, fmt, item_col=item_col, annotator_col=annotator_col, label_col=label_col
+    )
     table = table.select_control(control)
     meta: dict = {}
     if (fmt or detect_format(input_path)) == "table":
@@ -96,15 +228,31 @@ def export(input_path, out_dir, fmt, item_col, annotator_col, label_col, control
         for k, v in load_meta(meta_path).items():
             meta.setdefault(k, {}).update(v)
     options = ExportOptions(
-        method=method, min_confidence=min_confidence, split=ratios, group_key=group_col,
-        iaa_threshold=thresholds.alpha_gate, iaa_target=thresholds.alpha_target, ci=ci,
-        target_balance=balance, edge_case_min=edge_case_min, seed=seed,
+        method=method,
+        min_confidence=min_confidence,
+        split=ratios,
+        group_key=group_col,
+        iaa_threshold=thresholds.alpha_gate,
+        iaa_target=thresholds.alpha_target,
+        ci=ci,
+        target_balance=balance,
+        edge_case_min=edge_case_min,
+        seed=seed,
     )
     try:
         plan, sheet = export_dataset(
-            table, out_dir, input_path=input_path, adjudication_log=adjudication_log, edge_cases=edge_cases,
-            meta=meta, production=production, predictions=predictions, options=options, formats=formats,
-            allow_failures=allow_failures, force=force,
+            table,
+            out_dir,
+            input_path=input_path,
+            adjudication_log=adjudication_log,
+            edge_cases=edge_cases,
+            meta=meta,
+            production=production,
+            predictions=predictions,
+            options=options,
+            formats=formats,
+            allow_failures=allow_failures,
+            force=force,
         )
     except ExportRefused as exc:
         echo_findings(exc.findings)
@@ -112,7 +260,9 @@ def export(input_path, out_dir, fmt, item_col, annotator_col, label_col, control
     echo_findings(plan.findings)
     c = sheet["counts"]
     splits = ", ".join(f"{k} {v}" for k, v in c["by_split"].items())
-    click.echo(f"Wrote {out_dir}: {c['final']} items ({splits}), {c['unresolved']} unresolved left out; "
-               f"files: {', '.join(sheet['files'])}, datasheet.json, datasheet.md, report.html")
+    click.echo(
+        f"Wrote {out_dir}: {c['final']} items ({splits}), {c['unresolved']} unresolved left out; "
+        f"files: {', '.join(sheet['files'])}, datasheet.json, datasheet.md, report.html"
+    )
     if allow_failures is not None and not sheet["passed"]:
         click.echo(f"Checks failed; exported anyway: {allow_failures}", err=True)

@@ -18,7 +18,13 @@ from aqt.validate.edge_coverage import find_edge_case_gaps
 from aqt.validate.iaa import find_low_agreement
 from aqt.validate.label_errors import find_label_errors, out_of_fold_proba
 from aqt.validate.leakage import find_leakage
-from aqt.validate.splits import SPLIT_NAMES, SplitPlan, find_split_problems, make_splits, parse_ratios
+from aqt.validate.splits import (
+    SPLIT_NAMES,
+    SplitPlan,
+    find_split_problems,
+    make_splits,
+    parse_ratios,
+)
 from aqt.validate.synthetic import find_synthetic_problems, surface_features
 
 __all__ = [

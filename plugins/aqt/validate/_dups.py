@@ -9,18 +9,21 @@ signature agrees (the unbiased estimate of their Jaccard similarity).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
 from aqt.active.dedup import exact_keys, minhash_signatures
 
-__all__ = ["duplicate_pairs", "connected_groups"]
+__all__ = ["connected_groups", "duplicate_pairs"]
 
 N_HASHES, BANDS = 32, 8
 
 
-def duplicate_pairs(texts: Sequence[str], threshold: float = 0.7, seed: int = 0) -> list[tuple[int, int, str, float]]:
+def duplicate_pairs(
+    texts: Sequence[str], threshold: float = 0.7, seed: int = 0
+) -> list[tuple[int, int, str, float]]:
     """Every pair ``(i, j, kind, similarity)`` with ``i < j``: ``kind`` is ``"exact"`` (same
     normalised text) or ``"near"``; sorted by ``(i, j)``. Empty texts pair only exactly."""
     keys = exact_keys(texts)
@@ -41,7 +44,7 @@ def duplicate_pairs(texts: Sequence[str], threshold: float = 0.7, seed: int = 0)
         order = np.argsort(keys_b, kind="stable")
         sk = keys_b[order]
         bounds = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1], True])
-        for s, e in zip(bounds[:-1], bounds[1:]):
+        for s, e in itertools.pairwise(bounds):
             if e - s < 2:
                 continue
             members = np.sort(order[s:e])
@@ -57,7 +60,9 @@ def duplicate_pairs(texts: Sequence[str], threshold: float = 0.7, seed: int = 0)
     return [(i, j, k, s) for (i, j), (k, s) in sorted(pairs.items())]
 
 
-def connected_groups(n: int, pairs: Sequence[tuple[int, int]], labels: Sequence[object] | None = None) -> np.ndarray:
+def connected_groups(
+    n: int, pairs: Sequence[tuple[int, int]], labels: Sequence[object] | None = None
+) -> np.ndarray:
     """Group index per element: elements joined by a pair, or sharing a non-empty ``labels``
     value, are in one group (union-find). Group ids are the smallest member index."""
     parent = np.arange(n)

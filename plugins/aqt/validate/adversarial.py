@@ -14,12 +14,14 @@ from aqt.findings import Finding
 from aqt.records import natural_key
 from aqt.validate._dups import duplicate_pairs
 
-__all__ = ["find_missing_adversarial", "contrast_pairs"]
+__all__ = ["contrast_pairs", "find_missing_adversarial"]
 
 CHECK = "adversarial_coverage"
 
 
-def contrast_pairs(ids: Sequence[str], texts: Sequence[str], labels: Sequence[str], threshold: float = 0.7):
+def contrast_pairs(
+    ids: Sequence[str], texts: Sequence[str], labels: Sequence[str], threshold: float = 0.7
+):
     """Near-duplicate pairs ``(id_a, id_b, similarity)`` whose labels differ."""
     return [
         (ids[i], ids[j], s)
@@ -72,10 +74,21 @@ def find_missing_adversarial(
                 confused.add(i)
                 conf_counts[(str(labels[pos[i]]), str(predictions[i]))] += 1
         if conf_counts:
-            top = ", ".join(f"{t} -> {p}: {c}" for (t, p), c in sorted(conf_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
-            findings.append(Finding(CHECK, "info", (), f"Earlier model's confusions present in the export (label -> predicted): {top}.", ""))
+            top = ", ".join(
+                f"{t} -> {p}: {c}"
+                for (t, p), c in sorted(conf_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+            )
+            findings.append(
+                Finding(
+                    CHECK,
+                    "info",
+                    (),
+                    f"Earlier model's confusions present in the export (label -> predicted): {top}.",
+                    "",
+                )
+            )
     boundary = in_pairs | flagged_in | confused
-    need = max(1, int(round(min_share * n)))
+    need = max(1, round(min_share * n))
     counts = (
         f"{len(pairs)} contrast pair(s) ({len(in_pairs)} items), {len(flagged_in)} flagged adversarial"
         + (f", {len(confused)} earlier-model confusion(s)" if predictions is not None else "")
@@ -93,6 +106,13 @@ def find_missing_adversarial(
             )
         )
     else:
-        findings.append(Finding(CHECK, "info", sorted(boundary, key=natural_key)[:50],
-                                f"{len(boundary)} of {n} items are adversarial or near the boundary ({counts}).", ""))
+        findings.append(
+            Finding(
+                CHECK,
+                "info",
+                sorted(boundary, key=natural_key)[:50],
+                f"{len(boundary)} of {n} items are adversarial or near the boundary ({counts}).",
+                "",
+            )
+        )
     return findings

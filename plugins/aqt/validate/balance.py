@@ -60,15 +60,24 @@ def find_class_imbalance(
     if target is not None:
         total = float(sum(target.values()))
         if total <= 0 or any(v < 0 for v in target.values()):
-            raise UsageError(f"Target shares must be non-negative with a positive sum, got {dict(target)}.",
-                             fix="Write e.g. --target-balance pos=0.5,neg=0.5.")
+            raise UsageError(
+                f"Target shares must be non-negative with a positive sum, got {dict(target)}.",
+                fix="Write e.g. --target-balance pos=0.5,neg=0.5.",
+            )
         goal = {str(k): float(v) / total for k, v in target.items()}
         for lab in sorted(set(goal) | set(shares), key=natural_key):
             have, want = shares.get(lab, 0.0), goal.get(lab)
             items = sorted((i for i, v in labels.items() if str(v) == lab), key=natural_key)
             if want is None:
-                findings.append(Finding(CHECK, "warning", (), f"Label {lab!r} ({have:.1%}) is not in {source}.",
-                                        "Add it to the target, or check the label set."))
+                findings.append(
+                    Finding(
+                        CHECK,
+                        "warning",
+                        (),
+                        f"Label {lab!r} ({have:.1%}) is not in {source}.",
+                        "Add it to the target, or check the label set.",
+                    )
+                )
             elif abs(have - want) > tolerance:
                 more = "over" if have > want else "under"
                 findings.append(
@@ -82,12 +91,31 @@ def find_class_imbalance(
                         "(aqt coverage lists candidates), or down-sample; or change the target.",
                     )
                 )
-        findings.append(Finding(CHECK, "info", (), f"Label distribution: {dist}; {source}: "
-                                + ", ".join(f"{k} {v:.1%}" for k, v in sorted(goal.items(), key=lambda kv: natural_key(kv[0]))) + ".", ""))
+        findings.append(
+            Finding(
+                CHECK,
+                "info",
+                (),
+                f"Label distribution: {dist}; {source}: "
+                + ", ".join(
+                    f"{k} {v:.1%}"
+                    for k, v in sorted(goal.items(), key=lambda kv: natural_key(kv[0]))
+                )
+                + ".",
+                "",
+            )
+        )
         return findings
     for lab, have in shares.items():
         if have < min_share:
-            findings.append(Finding(CHECK, "warning", (), f"Label {lab!r} has only {have:.1%} of the items.",
-                                    "Collect more of it, or pass a target with --target-balance."))
+            findings.append(
+                Finding(
+                    CHECK,
+                    "warning",
+                    (),
+                    f"Label {lab!r} has only {have:.1%} of the items.",
+                    "Collect more of it, or pass a target with --target-balance.",
+                )
+            )
     findings.append(Finding(CHECK, "info", (), f"Label distribution: {dist}.", ""))
     return findings

@@ -1,6 +1,6 @@
 """The datasheet of an export: what is in it, how good it is, and every check's result.
 
-:func:`render_datasheet_markdown` renders the datasheet dict (built by :mod:`aqt.export`) as
+:func:`build_datasheet` builds the dict, :func:`render_datasheet_markdown` renders the datasheet dict (built by :mod:`aqt.export`) as
 Markdown and :func:`render_export_html` puts the checks and counts in front of the agreement
 report's HTML page. Both are pure functions of the dict: the same export gives the same bytes.
 """
@@ -8,12 +8,82 @@ report's HTML page. Both are pure functions of the dict: the same export gives t
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from aqt.records import natural_key, value_to_json
 from aqt.report import render_html
 
-__all__ = ["render_datasheet_markdown", "render_export_html"]
+__all__ = ["build_datasheet", "render_datasheet_markdown", "render_export_html"]
+
+
+def build_datasheet(
+    plan: Any,
+    name: str,
+    files: dict[str, dict[str, Any]],
+    provenance: Mapping[str, Any],
+    allow_failures: str | None,
+) -> dict[str, Any]:
+    """The datasheet dict of an :class:`aqt.export.ExportPlan`: counts, label distribution per
+    split, agreement with intervals, provenance (input, adjudication log and side files with their
+    hashes, guideline versions), aggregation, every check's finding, summaries, unresolved items
+    and the written files with sizes and sha256."""
+    by_split: dict[str, dict[str, int]] = {}
+    overall: dict[str, int] = {}
+    for r in plan.rows:
+        lab = r["label"] if isinstance(r["label"], str) else _label_str(r["label"])
+        if plan.kind == "spans":
+            lab = "(spans)"
+        overall[lab] = overall.get(lab, 0) + 1
+        by_split.setdefault(r["split"], {})
+        by_split[r["split"]][lab] = by_split[r["split"]].get(lab, 0) + 1
+    order = sorted(
+        by_split,
+        key=lambda s: (
+            ("train", "dev", "test").index(s) if s in ("train", "dev", "test") else 9,
+            s,
+        ),
+    )
+    rep = plan.agreement
+    return {
+        "name": name,
+        "passed": not plan.failed,
+        "allow_failures": allow_failures,
+        "kind": plan.kind,
+        "counts": {
+            "annotations": rep.get("n_annotations"),
+            "items": rep.get("n_items"),
+            "annotators": rep.get("n_annotators"),
+            "final": len(plan.rows),
+            "unresolved": len(plan.final.unresolved),
+            "by_source": plan.final.source_counts(),
+            "by_split": {s: sum(by_split[s].values()) for s in order},
+        },
+        "label_distribution": {
+            "overall": {k: overall[k] for k in sorted(overall, key=natural_key)},
+            "by_split": {s: dict(sorted(by_split[s].items())) for s in order},
+        },
+        "iaa": {"level": rep.get("level"), "metrics": rep.get("metrics") or {}},
+        "provenance": {
+            **provenance,
+            "guideline_versions": list(rep.get("guideline_versions") or []),
+        },
+        "aggregation": {
+            "method": plan.final.method,
+            "min_confidence": plan.final.min_confidence,
+            "model": plan.final.model.to_dict() if plan.final.model is not None else None,
+        },
+        "checks": [f.to_dict() for f in plan.findings],
+        "summaries": json.loads(json.dumps(dict(plan.summaries), default=str)),
+        "unresolved": [u.to_dict() for u in plan.final.unresolved],
+        "files": files,
+    }
+
+
+def _label_str(value: Any) -> str:
+    v = value_to_json(value)
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True, ensure_ascii=False)
 
 
 def _fmt(v: Any) -> str:
@@ -64,7 +134,8 @@ def _sections(d: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[Any]
             "Label distribution",
             ["Label", "Items", "Share"] + splits,
             [
-                [lab, n, f"{n / max(c['final'], 1):.1%}"] + [dist["by_split"][s].get(lab, 0) for s in splits]
+                [lab, n, f"{n / max(c['final'], 1):.1%}"]
+                + [dist["by_split"][s].get(lab, 0) for s in splits]
                 for lab, n in dist["overall"].items()
             ],
         )
@@ -88,9 +159,14 @@ def _sections(d: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[Any]
                 ["guideline versions", ", ".join(prov["guideline_versions"]) or "-"],
                 [
                     "adjudication log",
-                    f"{log['path']} (sha256 {log['sha256'][:16]}, {log['n_decisions']} decisions)" if log else "-",
+                    f"{log['path']} (sha256 {log['sha256'][:16]}, {log['n_decisions']} decisions)"
+                    if log
+                    else "-",
                 ],
-                ["aggregation", f"{d['aggregation']['method']}, min confidence {d['aggregation']['min_confidence']}"],
+                [
+                    "aggregation",
+                    f"{d['aggregation']['method']}, min confidence {d['aggregation']['min_confidence']}",
+                ],
             ],
         )
     )
@@ -98,10 +174,19 @@ def _sections(d: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[Any]
         (
             "Checks",
             ["Check", "Severity", "Items", "Message", "Fix"],
-            [[f["check"], f["severity"], len(f["items"]), f["message"], f["fix"]] for f in d["checks"]],
+            [
+                [f["check"], f["severity"], len(f["items"]), f["message"], f["fix"]]
+                for f in d["checks"]
+            ],
         )
     )
-    out.append(("Files", ["File", "Bytes", "sha256"], [[k, v["bytes"], v["sha256"]] for k, v in d["files"].items()]))
+    out.append(
+        (
+            "Files",
+            ["File", "Bytes", "sha256"],
+            [[k, v["bytes"], v["sha256"]] for k, v in d["files"].items()],
+        )
+    )
     return out
 
 
@@ -118,23 +203,27 @@ def render_datasheet_markdown(d: Mapping[str, Any]) -> str:
         lines += [f"## {title}", ""] + _md_table(header, rows)
     if d["unresolved"]:
         lines += ["## Unresolved items (left out)", ""]
-        lines += _md_table(["Item", "Reason", "Detail"], [[u["item"], u["reason"], u["detail"]] for u in d["unresolved"][:50]])
+        lines += _md_table(
+            ["Item", "Reason", "Detail"],
+            [[u["item"], u["reason"], u["detail"]] for u in d["unresolved"][:50]],
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _html_table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{e(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(f"<td>{e(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<section><h2>{e(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>"
 
 
 def render_export_html(d: Mapping[str, Any], agreement: Mapping[str, Any]) -> str:
     """One self-contained HTML page: the datasheet sections, then the agreement report."""
     page = render_html(agreement)
-    parts = [f"<h1>Export: {html.escape(d['name'])}</h1>", f'<p class="lede">{html.escape(_verdict(d))}</p>']
+    parts = [
+        f"<h1>Export: {html.escape(d['name'])}</h1>",
+        f'<p class="lede">{html.escape(_verdict(d))}</p>',
+    ]
     parts += [_html_table(t, h, r) for t, h, r in _sections(d)]
     parts.append("<h1>Agreement report</h1>")
     return page.replace("<h1>Agreement report</h1>", "\n".join(parts), 1)

@@ -56,5 +56,7 @@ def find_edge_case_gaps(
                         "Check those items against the guideline section, or narrow the rule.",
                     )
                 )
-    findings.append(Finding(CHECK, "info", (), f"Items per edge case (k = {k}): {', '.join(counts)}.", ""))
+    findings.append(
+        Finding(CHECK, "info", (), f"Items per edge case (k = {k}): {', '.join(counts)}.", "")
+    )
     return findings

@@ -40,7 +40,9 @@ def find_low_agreement(
     entry = (report.get("metrics") or {}).get(metric) or {}
     value = entry.get("value")
     ci = entry.get("ci95")
-    shown = f"{metric} = {value:.3f}" if isinstance(value, (int, float)) else f"{metric} is not defined"
+    shown = (
+        f"{metric} = {value:.3f}" if isinstance(value, (int, float)) else f"{metric} is not defined"
+    )
     if ci:
         shown += f" (95% CI {ci[0]:.3f} to {ci[1]:.3f})"
     n = report.get("n_items")
@@ -76,4 +78,12 @@ def find_low_agreement(
                 "Adjudicate the listed disagreements; more overlap narrows the interval.",
             )
         ]
-    return [Finding(CHECK, "info", (), f"Final agreement {shown} on {n} items meets the target {target}.", "")]
+    return [
+        Finding(
+            CHECK,
+            "info",
+            (),
+            f"Final agreement {shown} on {n} items meets the target {target}.",
+            "",
+        )
+    ]

@@ -4,6 +4,7 @@ labels and a target balance. Shared by ``aqt export`` and the ``aqt.export`` rec
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,14 @@ from typing import Any
 from aqt.edgecases import SourceItem, read_source_items
 from aqt.errors import InputError, UsageError, truncate
 
-__all__ = ["item_meta", "load_meta", "load_predictions", "parse_balance", "production_labels", "table_columns"]
+__all__ = [
+    "item_meta",
+    "load_meta",
+    "load_predictions",
+    "parse_balance",
+    "production_labels",
+    "table_columns",
+]
 
 
 def item_meta(item: SourceItem) -> dict[str, Any]:
@@ -33,7 +41,9 @@ def load_meta(path: str | Path) -> dict[str, dict[str, Any]]:
 def production_labels(path: str | Path) -> tuple[list[SourceItem], list[str]]:
     """Items of a production sample and the labels of those that have one (``label`` field)."""
     items = read_source_items(path)
-    labels = [str(item_meta(it)["label"]) for it in items if item_meta(it).get("label") not in (None, "")]
+    labels = [
+        str(item_meta(it)["label"]) for it in items if item_meta(it).get("label") not in (None, "")
+    ]
     return items, labels
 
 
@@ -49,10 +59,14 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
-            rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+            rows = [
+                json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()
+            ]
             return [r for r in rows if isinstance(r, dict)]
     except (ValueError, OSError) as exc:
-        raise InputError(f"Cannot read {path}: {exc}.", fix="Pass a CSV, JSONL or Parquet file.") from None
+        raise InputError(
+            f"Cannot read {path}: {exc}.", fix="Pass a CSV, JSONL or Parquet file."
+        ) from None
     return frame.to_dict("records")
 
 
@@ -78,11 +92,23 @@ def load_predictions(path: str | Path) -> dict[str, str]:
     return out
 
 
-def table_columns(path: str | Path, item_col: str = "item", skip: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+def table_columns(
+    path: str | Path, item_col: str = "item", skip: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
     """Extra columns of an annotation table (CSV/JSONL/Parquet) per item (first non-empty value),
     e.g. a source document column for ``--group-col``."""
     rows = _read_rows(Path(path))
-    known = {item_col, "annotator", "label", "value", "kind", "control", "timestamp", "annotation_id", *skip}
+    known = {
+        item_col,
+        "annotator",
+        "label",
+        "value",
+        "kind",
+        "control",
+        "timestamp",
+        "annotation_id",
+        *skip,
+    }
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         item = r.get(item_col)
@@ -90,7 +116,12 @@ def table_columns(path: str | Path, item_col: str = "item", skip: tuple[str, ...
             continue
         d = out.setdefault(str(item), {})
         for k, v in r.items():
-            if k not in known and k not in d and v not in (None, "") and not (isinstance(v, float) and v != v):
+            if (
+                k not in known
+                and k not in d
+                and v not in (None, "")
+                and not (isinstance(v, float) and math.isnan(v))
+            ):
                 d[k] = v
     return out
 
@@ -102,12 +133,16 @@ def parse_balance(text: str | None) -> dict[str, float] | None:
     out = {}
     for part in text.split(","):
         if "=" not in part:
-            raise UsageError(f"--target-balance {text!r}: {part!r} is not label=share.",
-                             fix="Write e.g. --target-balance pos=0.5,neg=0.5.")
+            raise UsageError(
+                f"--target-balance {text!r}: {part!r} is not label=share.",
+                fix="Write e.g. --target-balance pos=0.5,neg=0.5.",
+            )
         k, v = part.split("=", 1)
         try:
             out[k.strip()] = float(v)
         except ValueError:
-            raise UsageError(f"--target-balance {text!r}: {v!r} is not a number.",
-                             fix="Write e.g. --target-balance pos=0.5,neg=0.5.") from None
+            raise UsageError(
+                f"--target-balance {text!r}: {v!r} is not a number.",
+                fix="Write e.g. --target-balance pos=0.5,neg=0.5.",
+            ) from None
     return out

@@ -23,14 +23,18 @@ __all__ = ["find_label_errors", "out_of_fold_proba"]
 CHECK = "label_errors"
 
 
-def out_of_fold_proba(texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, seed: int = 0, C: float = 4.0) -> tuple[list[str], np.ndarray]:
+def out_of_fold_proba(
+    texts: Sequence[str], labels: Sequence[str], *, folds: int = 5, seed: int = 0, C: float = 4.0
+) -> tuple[list[str], np.ndarray]:
     """Out-of-fold class probabilities, shape (n_items, n_classes), classes sorted."""
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold
     except ImportError as exc:  # pragma: no cover - scikit-learn is a core dependency
-        raise MissingExtraError("The label-error check needs scikit-learn.", fix="pip install scikit-learn") from exc
+        raise MissingExtraError(
+            "The label-error check needs scikit-learn.", fix="pip install scikit-learn"
+        ) from exc
     y = np.array([str(v) for v in labels])
     classes = sorted(set(y.tolist()), key=natural_key)
     idx = {c: k for k, c in enumerate(classes)}
@@ -45,7 +49,9 @@ def out_of_fold_proba(texts: Sequence[str], labels: Sequence[str], *, folds: int
     for train, test in skf.split(np.zeros(len(yi)), yi):
         vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
         X = vec.fit_transform([texts[i] for i in train])
-        model = LogisticRegression(C=C, max_iter=1000, solver="liblinear" if len(classes) == 2 else "lbfgs")
+        model = LogisticRegression(
+            C=C, max_iter=1000, solver="liblinear" if len(classes) == 2 else "lbfgs"
+        )
         model.fit(X, yi[train])
         p = model.predict_proba(vec.transform([texts[i] for i in test]))
         proba[np.ix_(test, model.classes_)] = p
@@ -94,24 +100,48 @@ def find_label_errors(
     suspect = np.flatnonzero((p_best >= threshold) & (given <= 1 - threshold))
     order = suspect[np.lexsort((suspect, -p_best[suspect]))]
     rows = [
-        {"item": str(ids[i]), "label": y[i], "predicted": classes[best[i]], "probability": round(float(p_best[i]), 4)}
+        {
+            "item": str(ids[i]),
+            "label": y[i],
+            "predicted": classes[best[i]],
+            "probability": round(float(p_best[i]), 4),
+        }
         for i in order
     ]
-    summary = {"n_items": n, "n_suspect": len(rows), "oof_accuracy": round(accuracy, 4), "suspects": rows[:100]}
+    summary = {
+        "n_items": n,
+        "n_suspect": len(rows),
+        "oof_accuracy": round(accuracy, 4),
+        "suspects": rows[:100],
+    }
     share = len(rows) / n
     item_ids = [r["item"] for r in rows[:100]]
     if share > max_share:
-        sev, msg = "error", (
-            f"{len(rows)} of {n} items ({share:.1%}) look mislabelled: an out-of-fold model "
-            f"(accuracy {accuracy:.3f}) gives another label probability >= {threshold}; more than "
-            f"{max_share:.0%} suggests systematic label noise."
+        sev, msg = (
+            "error",
+            (
+                f"{len(rows)} of {n} items ({share:.1%}) look mislabelled: an out-of-fold model "
+                f"(accuracy {accuracy:.3f}) gives another label probability >= {threshold}; more than "
+                f"{max_share:.0%} suggests systematic label noise."
+            ),
         )
     elif rows:
-        sev, msg = "warning", (
-            f"{len(rows)} of {n} items ({share:.1%}) may be mislabelled (out-of-fold model, "
-            f"probability >= {threshold} for another label)."
+        sev, msg = (
+            "warning",
+            (
+                f"{len(rows)} of {n} items ({share:.1%}) may be mislabelled (out-of-fold model, "
+                f"probability >= {threshold} for another label)."
+            ),
         )
     else:
-        return summary, [Finding(CHECK, "info", (), f"No confident disagreement from the out-of-fold model (accuracy {accuracy:.3f}).", "")]
+        return summary, [
+            Finding(
+                CHECK,
+                "info",
+                (),
+                f"No confident disagreement from the out-of-fold model (accuracy {accuracy:.3f}).",
+                "",
+            )
+        ]
     fix = "Re-adjudicate the listed items (aqt adjudicate), worst first; fix the guideline if one label pair dominates."
     return summary, [Finding(CHECK, sev, item_ids, msg, fix)]

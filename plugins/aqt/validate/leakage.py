@@ -28,9 +28,15 @@ def find_leakage(
     for kind, rows in leaks.items():
         if not rows:
             continue
-        shown = "; ".join(f"{a} ({s.split('/')[0]}) ~ {b} ({s.split('/')[1]})" for a, b, s in rows[:5])
+        shown = "; ".join(
+            f"{a} ({s.split('/')[0]}) ~ {b} ({s.split('/')[1]})" for a, b, s in rows[:5]
+        )
         more = f" (+{len(rows) - 5} more)" if len(rows) > 5 else ""
-        what = "exact duplicates" if kind == "exact" else f"near duplicates (similarity >= {threshold})"
+        what = (
+            "exact duplicates"
+            if kind == "exact"
+            else f"near duplicates (similarity >= {threshold})"
+        )
         findings.append(
             Finding(
                 CHECK,
@@ -41,5 +47,7 @@ def find_leakage(
             )
         )
     if not findings:
-        findings.append(Finding(CHECK, "info", (), "No exact or near duplicates across splits.", ""))
+        findings.append(
+            Finding(CHECK, "info", (), "No exact or near duplicates across splits.", "")
+        )
     return findings

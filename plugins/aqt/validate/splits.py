@@ -21,7 +21,7 @@ from aqt.findings import Finding
 from aqt.records import natural_key
 from aqt.validate._dups import connected_groups, duplicate_pairs
 
-__all__ = ["SPLIT_NAMES", "SplitPlan", "make_splits", "find_split_problems", "parse_ratios"]
+__all__ = ["SPLIT_NAMES", "SplitPlan", "find_split_problems", "make_splits", "parse_ratios"]
 
 SPLIT_NAMES = ("train", "dev", "test")
 
@@ -31,7 +31,9 @@ def parse_ratios(text: str | Sequence[float]) -> tuple[float, ...]:
     try:
         parts = tuple(float(p) for p in (text.split(",") if isinstance(text, str) else text))
     except ValueError:
-        raise UsageError(f"--split {text!r} is not a list of numbers.", fix="Write e.g. --split 0.8,0.1,0.1.") from None
+        raise UsageError(
+            f"--split {text!r} is not a list of numbers.", fix="Write e.g. --split 0.8,0.1,0.1."
+        ) from None
     if not 1 <= len(parts) <= 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1) > 1e-6:
         raise UsageError(
             f"--split {text!r} must be 1 to 3 non-negative shares summing to 1 (train, dev, test).",
@@ -57,7 +59,9 @@ class SplitPlan:
         }
 
 
-def _counts(labels: Sequence[str], splits: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, int]]:
+def _counts(
+    labels: Sequence[str], splits: Sequence[str], names: Sequence[str]
+) -> dict[str, dict[str, int]]:
     cats = sorted({str(v) for v in labels}, key=natural_key)
     out = {s: {c: 0 for c in cats} for s in names}
     for lab, s in zip(labels, splits):
@@ -92,7 +96,11 @@ def make_splits(
     ratios = parse_ratios(ratios)
     names = SPLIT_NAMES[: len(ratios)]
     n = len(ids)
-    pairs = [(i, j) for i, j, _, _ in duplicate_pairs(texts, dedup_threshold)] if texts is not None else []
+    pairs = (
+        [(i, j) for i, j, _, _ in duplicate_pairs(texts, dedup_threshold)]
+        if texts is not None
+        else []
+    )
     gid = connected_groups(n, pairs, groups)
     cats = sorted({str(v) for v in labels}, key=natural_key)
     ci = {c: k for k, c in enumerate(cats)}
@@ -151,7 +159,8 @@ def find_split_problems(
                     "error",
                     sorted({i for g in bad for i in members[g]}, key=natural_key)[:200],
                     f"{len(bad)} group(s) are spread over several splits: {shown}"
-                    + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "") + ".",
+                    + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else "")
+                    + ".",
                     "Let aqt make the splits with --group-col, or move each group into one split.",
                 )
             )

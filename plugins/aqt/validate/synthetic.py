@@ -19,7 +19,7 @@ from aqt.errors import InputError
 from aqt.findings import Finding
 from aqt.validate._dups import duplicate_pairs
 
-__all__ = ["surface_features", "find_synthetic_problems"]
+__all__ = ["find_synthetic_problems", "surface_features"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -28,7 +28,18 @@ _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 def surface_features(texts: Sequence[str]) -> dict[str, np.ndarray]:
     """Per-text features: ``chars``, ``words``, ``mean_word_length``, ``digit_share``,
     ``upper_share``, ``punct_share``, ``non_ascii_share`` (shares of characters)."""
-    out: dict[str, list[float]] = {k: [] for k in ("chars", "words", "mean_word_length", "digit_share", "upper_share", "punct_share", "non_ascii_share")}
+    out: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "chars",
+            "words",
+            "mean_word_length",
+            "digit_share",
+            "upper_share",
+            "punct_share",
+            "non_ascii_share",
+        )
+    }
     for t in texts:
         t = t or ""
         n = max(len(t), 1)
@@ -61,9 +72,13 @@ def _two_sample_auc(synth: Sequence[str], real: Sequence[str], folds: int, seed:
         tr = [texts[i] for i in train]
         te = [texts[i] for i in test]
         X = hstack([words.fit_transform(tr), chars.fit_transform(tr)]).tocsr()
-        model = LogisticRegression(C=1.0, max_iter=1000, solver="liblinear", class_weight="balanced")
+        model = LogisticRegression(
+            C=1.0, max_iter=1000, solver="liblinear", class_weight="balanced"
+        )
         model.fit(X, y[train])
-        scores[test] = model.predict_proba(hstack([words.transform(te), chars.transform(te)]).tocsr())[:, 1]
+        scores[test] = model.predict_proba(
+            hstack([words.transform(te), chars.transform(te)]).tocsr()
+        )[:, 1]
     return float(roc_auc_score(y, scores))
 
 
@@ -97,7 +112,11 @@ def find_synthetic_problems(
             f"Need at least two synthetic and two real texts, got {len(synthetic)} and {len(real)}.",
             fix="Pass larger samples to --synthetic and --real.",
         )
-    sids = [str(i) for i in synthetic_ids] if synthetic_ids is not None else [str(i) for i in range(len(synthetic))]
+    sids = (
+        [str(i) for i in synthetic_ids]
+        if synthetic_ids is not None
+        else [str(i) for i in range(len(synthetic))]
+    )
     fs, fr = surface_features(synthetic), surface_features(real)
     feats: dict[str, Any] = {}
     findings: list[Finding] = []
@@ -138,7 +157,10 @@ def find_synthetic_problems(
     for i, j, kind, sim in duplicate_pairs(list(synthetic) + list(real), near_threshold):
         if i < n_s <= j and (i not in best or sim > best[i][0]):
             best[i] = (sim, j - n_s, kind)
-    copies = [{"synthetic": sids[i], "real": r, "kind": k, "similarity": round(s, 4)} for i, (s, r, k) in sorted(best.items())]
+    copies = [
+        {"synthetic": sids[i], "real": r, "kind": k, "similarity": round(s, 4)}
+        for i, (s, r, k) in sorted(best.items())
+    ]
     if copies:
         findings.append(
             Finding(
@@ -151,7 +173,15 @@ def find_synthetic_problems(
             )
         )
     if not findings:
-        findings.append(Finding("synthetic_distinguishable", "info", (), f"Synthetic data passes (AUC {auc:.3f}).", ""))
+        findings.append(
+            Finding(
+                "synthetic_distinguishable",
+                "info",
+                (),
+                f"Synthetic data passes (AUC {auc:.3f}).",
+                "",
+            )
+        )
     summary = {
         "n_synthetic": len(synthetic),
         "n_real": len(real),
