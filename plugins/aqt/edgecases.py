@@ -20,7 +20,7 @@ one ``[[case]]`` table per case::
     in = ["twitter", "reddit"]             # ...equal to one of these (or equals = "x")
 
 Every condition a rule gives must hold (keywords and regex are each one condition). Items come from
-a data source read by :func:`read_source_items` (JSONL, JSON list or CSV with a ``text`` column).
+a data source read by :func:`aqt.sources.read_source_items` (re-exported here).
 
 Examples
 --------
@@ -33,19 +33,17 @@ Examples
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aqt.errors import InputError, collect_problems, truncate
 from aqt.findings import Finding
 from aqt.records import natural_key
+from aqt.sources import SourceItem, field_value, read_source_items, text_hash
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,39 +68,6 @@ CASE_KEYS = {"id", "description", "expected", "section", "examples", "rule"}
 RULE_KEYS = {"keywords", "regex", "min_length", "max_length", "field", "equals", "in"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _FIX = "Correct the listed entries; see configs/edge_cases.example.toml for the layout."
-
-
-@dataclass(frozen=True)
-class SourceItem:
-    """One item of a data source: its id, text and metadata (the task's other fields)."""
-
-    id: str
-    text: str
-    meta: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def hash(self) -> str:
-        return text_hash(self.text)
-
-
-def text_hash(text: str) -> str:
-    """``sha256`` of the UTF-8 text, first 16 hex digits: the item hash of manifests."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def field_value(item: SourceItem, path: str) -> Any:
-    """A field of an item: ``meta.x.y`` or ``x`` (looked up in the item's fields, then ``meta``)."""
-    parts = path.split(".")
-    if parts[0] == "meta":
-        parts = parts[1:]
-    node: Any = item.meta
-    if parts and parts[0] not in node and isinstance(node.get("meta"), Mapping):
-        node = node["meta"]
-    for p in parts:
-        if not isinstance(node, Mapping) or p not in node:
-            return None
-        node = node[p]
-    return node
 
 
 @dataclass(frozen=True)
@@ -336,72 +301,6 @@ def load_catalogue(path: str | Path, *, labels: Sequence[str] | None = None) -> 
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"{p}: not valid TOML ({exc}).", fix="Fix the syntax.") from None
     return catalogue_from_dict(data or {}, path=str(p), labels=labels)
-
-
-def _item(raw: Any, where: str, problems: list[str]) -> SourceItem | None:
-    if not isinstance(raw, Mapping):
-        problems.append(f"{where}: expected an object with a text field")
-        return None
-    text = raw.get("text")
-    if not isinstance(text, str) or not text.strip():
-        problems.append(f"{where}: no text")
-        return None
-    meta = {k: v for k, v in raw.items() if k != "text" and not str(k).startswith("_")}
-    raw_id = raw.get("id")
-    if raw_id is None and isinstance(raw.get("meta"), Mapping):
-        raw_id = raw["meta"].get("id")
-    return SourceItem(str(raw_id) if raw_id is not None else text_hash(text), text, meta)
-
-
-def read_source_items(path: str | Path) -> list[SourceItem]:
-    """Items of a data source: JSONL or a JSON list of task dicts (``text``, optional ``id`` and
-    ``meta``), or CSV with a ``text`` column. An item without ``id`` (or ``meta.id``) is named by
-    its text hash. Every bad line is reported; repeated ids are errors."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"No data source at {str(p)!r}.", fix="Check the path.")
-    problems: list[str] = []
-    rows: list[tuple[str, Any]] = []
-    suffix = p.suffix.lower()
-    if suffix == ".csv":
-        with open(p, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if "text" not in (reader.fieldnames or []):
-                raise InputError(
-                    f"{p}: no 'text' column (columns: {truncate(reader.fieldnames or [])}).",
-                    fix="Name the column holding the texts 'text'.",
-                )
-            rows = [(f"line {i}", dict(r)) for i, r in enumerate(reader, 2)]
-    elif suffix == ".json":
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}: not valid JSON ({exc}).", fix="Fix the file.") from None
-        if not isinstance(data, list):
-            raise InputError(f"{p}: expected a JSON list of tasks.", fix="Use JSONL or a list.")
-        rows = [(f"task {i}", r) for i, r in enumerate(data)]
-    else:
-        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((f"line {i}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.append(f"line {i}: not JSON ({exc.msg})")
-    items, ids = [], {}
-    for where, raw in rows:
-        it = _item(raw, where, problems)
-        if it is None:
-            continue
-        if it.id in ids:
-            problems.append(f"{where}: id {it.id!r} repeats {ids[it.id]}")
-            continue
-        ids[it.id] = where
-        items.append(it)
-    collect_problems(problems, f"Data source {p}", "Fix or drop the listed lines.")
-    if not items:
-        raise InputError(f"Data source {p} holds no items.", fix="Pass a file with texts.")
-    return items
 
 
 def find_candidates(catalogue: Catalogue, items: Iterable[SourceItem]) -> dict[str, list[str]]:
