@@ -262,7 +262,7 @@ def _plan(inputs):
 
 @pytest.mark.parametrize("failing", ["parquet", "spacy"])
 def test_a_failure_mid_export_leaves_no_files(inputs, tmp_path, monkeypatch, failing):
-    from aqt import export
+    from aqt.export import write as export
 
     plan = _plan(inputs)
     assert not plan.failed
@@ -290,7 +290,7 @@ def test_a_failure_mid_export_leaves_no_files(inputs, tmp_path, monkeypatch, fai
 def test_missing_spacy_names_the_extra(inputs, tmp_path, monkeypatch):
     import sys
 
-    from aqt import export
+    from aqt.export import write as export
 
     plan = _plan(inputs)
     monkeypatch.setitem(sys.modules, "spacy", None)
