@@ -366,3 +366,31 @@ def test_annotate_requires_guidelines(home, capsys):
     with pytest.raises(SystemExit):
         annotate("main", "reviews.jsonl", label="A,B", annotators="alice,bob")
     assert "--guidelines is required" in words(capsys.readouterr().out)
+
+
+def test_gold_file_problems_are_listed(home, capsys):
+    Path("gold.jsonl").write_text('{"text": "a", "label": "Positive"}\nnope\n{"text": "b"}\n')
+    with pytest.raises(SystemExit):
+        annotate("main", "reviews.jsonl", label=",".join(LABELS), annotators="alice,bob",
+                 gold="gold.jsonl", guidelines="guidelines.md")  # fmt: skip
+    out = words(capsys.readouterr().out)
+    assert "line 2: not JSON" in out and "line 3: needs text and label" in out
+    Path("gold.jsonl").write_text('{"text": "a", "label": "Mixed"}\n')
+    with pytest.raises(SystemExit):
+        annotate("main", "reviews.jsonl", label=",".join(LABELS), annotators="alice,bob",
+                 gold="gold.jsonl", guidelines="guidelines.md")  # fmt: skip
+    assert "Gold labels ['Mixed'] are not in --label" in words(capsys.readouterr().out)
+
+
+def test_without_gold_or_overlap_every_item_is_served_once(home):
+    comps = annotate("main", "reviews.jsonl", label=",".join(LABELS), annotators="alice,bob",
+                     overlap=0.0, guidelines="guidelines.md")  # fmt: skip
+    ctrl = Controller.from_components("aqt.annotate", comps)
+    a = SimulatedAnnotator("alice", responder(0))
+    b = SimulatedAnnotator("bob", responder(1))
+    for _ in range(300):
+        a.annotate(ctrl, max_answers=10)
+        b.annotate(ctrl, max_answers=10)
+    items = [eg["aqt"]["item"] for eg in a.answered + b.answered]
+    assert len(items) == len(set(items)) == 1200
+    assert all(eg["aqt"]["copy"] == 1 for eg in a.answered + b.answered)
