@@ -394,3 +394,13 @@ def test_without_gold_or_overlap_every_item_is_served_once(home):
     items = [eg["aqt"]["item"] for eg in a.answered + b.answered]
     assert len(items) == len(set(items)) == 1200
     assert all(eg["aqt"]["copy"] == 1 for eg in a.answered + b.answered)
+
+
+def test_missing_and_repeated_names(home, capsys):
+    with pytest.raises(SystemExit):
+        calibrate("c", "reviews.jsonl", annotators="alice,bob", guidelines="guidelines.md")
+    assert "--label is required" in words(capsys.readouterr().out)
+    with pytest.raises(SystemExit):
+        calibrate("c", "reviews.jsonl", label="A,B", annotators="alice,alice",
+                  guidelines="guidelines.md")  # fmt: skip
+    assert "--annotators 'alice,alice' is empty or repeats a name" in words(capsys.readouterr().out)

@@ -56,7 +56,9 @@ def split_names(value: Any, what: str) -> list[str]:
     """``"a,b"`` (or a list) -> ``["a", "b"]``; empty or repeated names are usage errors."""
     from aqt.errors import UsageError
 
-    parts = value if isinstance(value, list) else str(value or "").split(",")
+    if value is None:
+        raise UsageError(f"--{what} is required.", fix=f"Pass --{what} a,b,c.")
+    parts = value if isinstance(value, list) else str(value).split(",")
     names = [str(p).strip() for p in parts if str(p).strip()]
     if not names or len(set(names)) != len(names):
         raise UsageError(
