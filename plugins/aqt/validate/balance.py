@@ -78,7 +78,7 @@ def find_class_imbalance(
                         "Add it to the target, or check the label set.",
                     )
                 )
-            elif abs(have - want) > tolerance:
+            elif abs(have - want) > tolerance + 1e-12:
                 more = "over" if have > want else "under"
                 findings.append(
                     Finding(
