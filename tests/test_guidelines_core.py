@@ -285,3 +285,16 @@ def test_source_problems_are_listed_with_line_numbers(tmp_path):
     nocol.write_text("body\nx\n")
     with pytest.raises(InputError, match="no 'text' column"):
         read_source_items(nocol)
+
+
+@pytest.mark.parametrize("ending", ["\n", "", "\n\n\n"])
+def test_hash_equals_the_adjudication_hash_and_survives_recording(tmp_path, ending):
+    from aqt.adjudication import guideline_version_of as adjudication_version
+
+    guide = tmp_path / "g.md"
+    guide.write_text("# Rules\n\nSarcasm is Negative." + ending, encoding="utf-8")
+    assert guideline_version_of(guide) == adjudication_version(guide)  # no history: same bytes
+    before = guideline_version_of(guide)
+    record_validation(guide, GATE, date="2026-11-29")
+    assert guideline_version_of(guide) == before
+    assert guide.read_text(encoding="utf-8").startswith("# Rules\n\nSarcasm is Negative." + ending)

@@ -5,9 +5,9 @@ plus an optional human label: a ``version: X`` (or ``version = "X"``) line among
 lines. The version *id* stamped on every answer is the label when there is one, else the hash
 (the same string :func:`aqt.adjudication.guideline_version_of` has always returned).
 
-The hash covers the document up to :data:`HISTORY_MARKER`, trailing whitespace left out:
-``aqt guidelines record`` appends a validation-results block after that marker, so recording a
-calibration result does not change the version of the rules themselves.
+The hash covers the document's bytes up to :data:`HISTORY_MARKER` (and the blank line written
+before it): ``aqt guidelines record`` appends a validation-results block after that marker, so
+recording a calibration result does not change the version of the rules themselves.
 
 Examples
 --------
@@ -50,6 +50,8 @@ _VERSION_RE = re.compile(
 )
 _HEADING_RE = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
+#: what record_validation writes between the rules and the history marker
+_SEP = b"\n\n"
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,15 @@ def _slug(title: str) -> str:
 
 
 def _rules_part(data: bytes) -> bytes:
+    """The bytes before the history marker, without the blank line :func:`record_validation`
+    puts before it; the whole file when there is no history (so the hash of a file without
+    history is the hash of its bytes, as ``aqt.adjudication.guideline_version_of`` computes)."""
     marker = HISTORY_MARKER.encode("utf-8")
     at = data.find(marker)
-    return (data if at < 0 else data[:at]).rstrip()
+    if at < 0:
+        return data
+    rules = data[:at]
+    return rules.removesuffix(_SEP)
 
 
 def guideline_version_from_text(text: str | bytes) -> GuidelineVersion:
@@ -279,8 +287,8 @@ def record_validation(
 
     text = _read_bytes(path).decode("utf-8")
     block = validation_block(gate, decisions, date)
-    if HISTORY_MARKER not in text:
-        text = text.rstrip("\n") + f"\n\n{HISTORY_MARKER}\n## Validation history\n"
+    if HISTORY_MARKER not in text:  # the rules' bytes stay exactly as they are
+        text = text + _SEP.decode() + f"{HISTORY_MARKER}\n## Validation history\n"
     mode = Path(path).stat().st_mode & 0o7777
     atomic_write_text(path, text.rstrip("\n") + "\n\n" + block)
     Path(path).chmod(mode)  # the temp file of the atomic write is private; keep the old mode
