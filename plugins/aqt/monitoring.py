@@ -254,7 +254,7 @@ class QualityMonitor:
     def status(self) -> dict[str, Any]:
         """Everything a status file or ``prodigy aqt.status`` shows; plain JSON, sorted."""
         peers = self.state.annotator_agreement() if self._answers else {}
-        gold_all = self.gold_state.annotator_agreement() if self.gold_state._items else {}
+        gold_all = self.gold_state.annotator_agreement() if self._gold_win else {}
         names = sorted(set(self.annotators) | set(self.n_answers) - {"gold"}, key=natural_key)
         anns = {}
         for a in names:
