@@ -113,10 +113,15 @@ def _tv(a: Sequence[Any], b: Sequence[Any]) -> tuple[float, dict[str, float], di
 
 
 def _categorical(
-    name: str, prod: list[Any], data: list[Any], findings: list[Finding], max_tv: float
+    name: str,
+    prod: list[Any],
+    data: list[Any],
+    findings: list[Finding],
+    max_tv: float,
+    min_share: float = 0.01,
 ) -> dict[str, Any]:
     tv, pp, pd_ = _tv(prod, data)
-    missing = [k for k in pp if pp[k] > 0 and pd_.get(k, 0) == 0]
+    missing = [k for k in pp if pp[k] >= min_share and pd_.get(k, 0) == 0]
     if tv > max_tv or missing:
         findings.append(
             Finding(
