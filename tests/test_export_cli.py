@@ -297,3 +297,60 @@ def test_missing_spacy_names_the_extra(inputs, tmp_path, monkeypatch):
     with pytest.raises(MissingExtraError, match=r"aqt\[spacy\]"):
         export.write_export(plan, tmp_path / "out", formats=["jsonl", "spacy"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_production_target_and_predictions_files(inputs, tmp_path):
+    d, df = inputs
+    prod = tmp_path / "production.jsonl"
+    prod.write_text(
+        "".join(
+            json.dumps({"id": f"p{n}", "text": "x", "label": "rotten" if n % 5 else "fresh"}) + "\n"
+            for n in range(100)
+        )
+    )
+    result = run(
+        d / "annotations.jsonl",
+        "--out",
+        tmp_path / "a",
+        "--meta",
+        d / "meta.jsonl",
+        "--ci",
+        0,
+        "--format",
+        "jsonl",
+        "--production",
+        prod,
+    )
+    assert result.exit_code == 3, result.output
+    assert "ERROR   class_balance: Label 'fresh' is over-represented" in result.output
+    assert "the production sample" in result.output
+    share = float((df["label"] == "fresh").mean())
+    target = f"fresh={share:.2f},rotten={1 - share:.2f}"
+    preds = tmp_path / "predictions.csv"
+    pd.DataFrame({"item": df["id"], "prediction": ["fresh"] * len(df)}).to_csv(preds, index=False)
+    result = run(
+        d / "annotations.jsonl",
+        "--out",
+        tmp_path / "b",
+        "--meta",
+        d / "meta_plain.jsonl",
+        "--ci",
+        0,
+        "--format",
+        "jsonl",
+        "--target-balance",
+        target,
+        "--predictions",
+        preds,
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "Earlier model's confusions present in the export (label -> predicted): rotten -> fresh"
+        in result.output
+    )
+    sheet = json.loads((tmp_path / "b" / "datasheet.json").read_text())
+    assert sheet["provenance"]["predictions"]["sha256"] == sha(preds)
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    unlabelled.write_text(json.dumps({"id": "p", "text": "x"}) + "\n")
+    result = run(d / "annotations.jsonl", "--out", tmp_path / "c", "--production", unlabelled)
+    assert result.exit_code == 2 and "no 'label' field" in result.output
