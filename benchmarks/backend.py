@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -204,48 +205,26 @@ def bench_predict_and_ingest(tmp: Path, quick: bool) -> dict:
             "label_config": CONFIG,
         }
         n_clients, per_client = 16, (20 if quick else 60)
-        latencies: list[float] = []
-        errs = [0]
-        lock = threading.Lock()
-        barrier = threading.Barrier(n_clients)
-
-        payload = json.dumps(body)
-        host, port = "127.0.0.1", server.port
-
-        def call(conn: http.client.HTTPConnection) -> bool:
-            conn.request(
-                "POST", "/predict", body=payload, headers={"Content-Type": "application/json"}
+        # one process per client (forked), so no client waits for another's GIL
+        ctx = multiprocessing.get_context("fork")
+        barrier = ctx.Barrier(n_clients + 1)
+        queue = ctx.Queue()
+        procs = [
+            ctx.Process(
+                target=_predict_client,
+                args=(server.port, json.dumps(body), per_client, barrier, queue),
             )
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status == 200 and len(json.loads(data)["results"]) == 10
-
-        def client():
-            # http.client with keep-alive: a light client, so the figure is the server's
-            conn = http.client.HTTPConnection(host, port, timeout=10)
-            for _ in range(3):  # warm-up: connection, model load in each worker
-                call(conn)
-            barrier.wait()
-            for _ in range(per_client):
-                t = time.perf_counter()
-                try:
-                    ok = call(conn)
-                except (OSError, http.client.HTTPException, ValueError):
-                    conn.close()
-                    conn = http.client.HTTPConnection(host, port, timeout=10)
-                    ok = False
-                dt = time.perf_counter() - t
-                with lock:
-                    latencies.append(dt)
-                    errs[0] += not ok
-            conn.close()
-
-        threads = [threading.Thread(target=client) for _ in range(n_clients)]
+            for _ in range(n_clients)
+        ]
+        for p in procs:
+            p.start()
+        barrier.wait()
         t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = [queue.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join(30)
+        latencies = [x for r in results for x in r[0]]
+        errs = [sum(r[1] for r in results)]
         wall = time.perf_counter() - t0
         lat = np.array(latencies) * 1000
         p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
@@ -263,6 +242,35 @@ def bench_predict_and_ingest(tmp: Path, quick: bool) -> dict:
         }
     finally:
         server.stop()
+
+
+def _predict_client(port: int, payload: str, n: int, barrier, queue) -> None:
+    """One client process: warm up, wait for the others, send ``n`` requests, report latencies.
+    http.client with keep-alive: a light client, so the figure is the server's."""
+
+    def call(conn: http.client.HTTPConnection) -> bool:
+        conn.request("POST", "/predict", body=payload, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status == 200 and len(json.loads(data)["results"]) == 10
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for _ in range(3):  # warm-up: connection, model load in each worker
+        call(conn)
+    barrier.wait()
+    latencies, errors = [], 0
+    for _ in range(n):
+        t = time.perf_counter()
+        try:
+            ok = call(conn)
+        except (OSError, http.client.HTTPException, ValueError):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            ok = False
+        latencies.append(time.perf_counter() - t)
+        errors += not ok
+    conn.close()
+    queue.put((latencies, errors))
 
 
 class FakeLabelStudio:
