@@ -120,6 +120,7 @@ def test_final_labels_precedence_and_unresolved_listed():
             A("4", "c", "neg"),  # majority 2/3
             A("5", "a", "neg"),
             A("5", "b", "pos"),  # rejected by the adjudicator
+            A("6", "c", "neg"),  # one annotator
         ]
     )
     decisions = [
@@ -129,13 +130,18 @@ def test_final_labels_precedence_and_unresolved_listed():
     ]
     r = final_labels(t, decisions=decisions, method="majority", min_confidence=0.6)
     got = {f.item: (f.value, f.source) for f in r.labels}
-    assert got == {"1": ("neg", "adjudicated"), "2": ("pos", "unanimous"), "4": ("pos", "majority")}
+    assert got == {
+        "1": ("neg", "adjudicated"),
+        "2": ("pos", "unanimous"),
+        "4": ("pos", "majority"),
+        "6": ("neg", "single"),
+    }
     assert [(u.item, u.reason) for u in r.unresolved] == [("3", "tie"), ("5", "rejected")]
     strict = final_labels(t, decisions=decisions, method="majority", min_confidence=0.7)
     assert [u.item for u in strict.unresolved] == ["3", "4", "5"]
     assert strict.unresolved[1].reason == "low_confidence"
     d = r.to_dict()
-    assert d["sources"] == {"adjudicated": 1, "majority": 1, "unanimous": 1}
+    assert d["sources"] == {"adjudicated": 1, "majority": 1, "single": 1, "unanimous": 1}
     assert d["n_unresolved"] == 2
 
 

@@ -4,7 +4,8 @@ The order of precedence is fixed and every final label says where it came from:
 
 1. ``adjudicated``: the last decision of an :class:`~aqt.adjudication.AdjudicationLog` (a
    ``reject`` outcome drops the item and lists it as unresolved);
-2. ``unanimous``: every annotator gave the same value;
+2. ``unanimous``: every annotator (at least two) gave the same value; ``single``: the item has
+   one annotator, whose value it keeps (most items, when only an overlap share is doubled);
 3. an aggregate: ``majority`` (plurality vote; ties are unresolved) or ``dawid_skene`` (the
    posterior mode of the Dawid & Skene (1979) latent class model; confidence = posterior
    probability). Items whose confidence is under ``min_confidence`` are unresolved.
@@ -229,8 +230,8 @@ def majority_vote(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 class FinalLabel:
     """The final value of one item and where it came from.
 
-    ``source`` is ``adjudicated``, ``unanimous``, ``majority`` or ``dawid_skene``;
-    ``confidence`` is 1.0 for adjudicated and unanimous items, the vote share for ``majority`` and
+    ``source`` is ``adjudicated``, ``unanimous``, ``single``, ``majority`` or ``dawid_skene``;
+    ``confidence`` is 1.0 for adjudicated, unanimous and single-annotator items, the vote share for ``majority`` and
     the posterior probability for ``dawid_skene``.
     """
 
@@ -369,8 +370,9 @@ def final_labels(
     agg = []
     for r in rest:
         if r.unanimous:
+            source = "unanimous" if r.n_annotators > 1 else "single"
             done[r.item] = FinalLabel(
-                r.item, r.majority, r.kind, "unanimous", 1.0, r.n_annotators, r.text
+                r.item, r.majority, r.kind, source, 1.0, r.n_annotators, r.text
             )
         else:
             agg.append(r)
