@@ -8,8 +8,9 @@ gives a reason, which the datasheet records.
 
 Files: ``dataset.jsonl``, ``dataset.csv``, ``dataset.parquet`` (one row per item with ``id``,
 ``text``, ``label``, ``split``, ``label_source`` (adjudicated, unanimous, single, dawid_skene or
-majority), ``confidence``, ``n_annotators``, ``meta``), ``{split}.spacy`` (spaCy DocBin: ``doc.cats`` for classification, ``doc.spans["sc"]`` and, when
-they do not overlap, ``doc.ents`` for spans), ``datasheet.json``, ``datasheet.md`` and
+majority), ``confidence``, ``n_annotators``, ``meta``), ``{split}.spacy`` (spaCy DocBin:
+``doc.cats`` for classification, ``doc.spans["sc"]`` and, when they do not overlap, ``doc.ents``
+for spans), ``datasheet.json``, ``datasheet.md`` and
 ``report.html``.
 
 Modules: :mod:`aqt.export.plan` (options, plan, checks) and :mod:`aqt.export.write` (writers,
