@@ -253,6 +253,9 @@ class FakeLabelStudio:
     def add_task(self, tid: int, text: str, annotations: list[dict] | None = None) -> None:
         self.tasks[tid] = {"id": tid, "data": {"text": text}, "annotations": annotations or []}
 
+    def close(self) -> None:
+        self.calls.append(("close",))
+
     def project(self, project: int) -> dict:
         self.calls.append(("project", project))
         return copy.deepcopy(self.project_doc)

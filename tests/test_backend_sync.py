@@ -224,3 +224,54 @@ def test_continuous_labelling_still_retrains_after_max_wait(tmp_path):
     train_project(backend, 1)
     assert backend.store.project(1)["pending_since"] is None
     assert train_due(backend, now=start + MAX_WAIT + 2) == []
+
+
+def test_flag_for_a_task_deleted_in_label_studio_is_dropped(tmp_path):
+    from aqt_labelstudio.lsapi import LabelStudioError
+
+    fake = FakeLabelStudio()
+    ls_with_annotations(fake, {1: []})
+    backend = backend_with(tmp_path, fake)
+    for ev in (created(1, 1, 2, "Positive"), created(2, 1, 3, "Negative")):
+        backend.handle_event(_parse(ev))
+
+    def gone(task, data):
+        err = LabelStudioError("Label Studio answered PATCH /api/tasks/1/ with HTTP 404")
+        err.status = 404
+        raise err
+
+    fake.set_task_data = gone
+    assert sync_flags(backend) == 0
+    assert backend.store.claim_flag_syncs("x") == []  # not retried forever
+
+
+def test_label_studio_api_auth_legacy_and_pat(monkeypatch):
+    import httpx
+    import pytest
+    from aqt_labelstudio.lsapi import LabelStudioAPI, LabelStudioError
+
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.headers.get("authorization")))
+        if request.url.path == "/api/token/refresh":
+            return httpx.Response(200, json={"access": f"access-{len(seen)}"})
+        if request.url.path == "/api/projects/1/":
+            return httpx.Response(200, json={"id": 1})
+        return httpx.Response(403, json={"detail": "no"})
+
+    legacy = LabelStudioAPI("http://ls", "legacy-token-123")
+    legacy._http = httpx.Client(base_url="http://ls", transport=httpx.MockTransport(handler))
+    assert legacy.project(1) == {"id": 1}
+    assert seen[-1][2] == "Token legacy-token-123"
+    pat = "eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl"
+    api = LabelStudioAPI("http://ls", pat)
+    api._http = httpx.Client(base_url="http://ls", transport=httpx.MockTransport(handler))
+    seen.clear()
+    api.project(1)
+    assert [s[1] for s in seen] == ["/api/token/refresh", "/api/projects/1/"]
+    assert seen[1][2].startswith("Bearer access-")
+    with pytest.raises(LabelStudioError) as err:
+        api.request("GET", "/api/tasks/")
+    assert err.value.status == 403 and pat not in str(err.value)
+    assert pat not in repr(api) and "legacy-token-123" not in repr(legacy)

@@ -185,6 +185,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             yield
         finally:
             worker.stop()
+            if backend.api is not None:
+                backend.api.close()
 
     app = FastAPI(
         title="aqt ML backend for Label Studio",

@@ -29,6 +29,8 @@ STATUS_FIELD = "aqt_status"
 class LabelStudioError(AqtError, RuntimeError):
     """A call to Label Studio failed; the message names the call and the status."""
 
+    status: int | None = None
+
 
 def _is_jwt(key: str) -> bool:
     parts = key.split(".")
@@ -71,10 +73,12 @@ class LabelStudioAPI:
         if r.status_code == 401 and self._pat:
             r = self._http.request(method, path, headers=self._auth(refresh=True), **kwargs)
         if r.status_code >= 400:
-            raise LabelStudioError(
+            err = LabelStudioError(
                 f"Label Studio answered {method} {path} with HTTP {r.status_code}: {r.text[:200]}",
                 fix="Check LABEL_STUDIO_URL, the API key's permissions, and the Label Studio log.",
             )
+            err.status = r.status_code
+            raise err
         if not r.content:
             return None
         try:

@@ -22,7 +22,7 @@ import httpx
 from aqt.errors import AqtError
 
 from aqt_labelstudio.live import item_agreements
-from aqt_labelstudio.lsapi import STATUS_FIELD
+from aqt_labelstudio.lsapi import STATUS_FIELD, LabelStudioError
 from aqt_labelstudio.model import TextModel, choices_controls, train_model
 from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
 
@@ -56,11 +56,20 @@ def sync_flags(backend: Backend, limit: int = 50) -> int:
                 tx.upsert_task(job["project"], task, data)
             backend.store.mark_synced(task, status)
             done += 1
+        except LabelStudioError as exc:
+            if exc.status == 404:  # the task is gone from Label Studio: nothing to flag
+                backend.store.mark_synced(task, status)
+                continue
+            _retry_later(backend, task, exc)
         except _ERRORS as exc:
-            log.warning("flag sync for task %s failed: %s", task, exc)
-            with backend.store.write() as tx:  # retry in 5 s
-                tx.c.execute("UPDATE flags SET sync_until=? WHERE task=?", (time.time() + 5, task))
+            _retry_later(backend, task, exc)
     return done
+
+
+def _retry_later(backend: Backend, task: int, exc: Exception) -> None:
+    log.warning("flag sync for task %s failed: %s", task, exc)
+    with backend.store.write() as tx:  # retry in 5 s
+        tx.c.execute("UPDATE flags SET sync_until=? WHERE task=?", (time.time() + 5, task))
 
 
 def reconcile(backend: Backend, project: int) -> dict[str, Any]:
