@@ -121,3 +121,23 @@ def test_span_exports_carry_spans_and_entities(tmp_path):
         got = [(s.start_char, s.end_char, s.label_) for s in d.spans["sc"]]
         assert got == [tuple(s) for s in spans]
         assert [(e.start_char, e.end_char, e.label_) for e in d.ents] == got
+
+
+def test_multichoice_exports_multi_label_cats(tmp_path):
+    recs = []
+    for i in range(30):
+        value = frozenset(
+            ["action", "comedy"] if i % 3 == 0 else ["action"] if i % 3 == 1 else ["drama"]
+        )
+        for ann in ("x", "y"):
+            recs.append(Annotation(str(i), ann, value, kind="multichoice", text=f"film {i}"))
+    plan = plan_export(
+        AnnotationTable.from_records(recs),
+        meta={str(i): {"split": "train"} for i in range(30)},
+        options=ExportOptions(ci=0),
+    )
+    assert plan.categories == ("action", "comedy", "drama")
+    write_export(plan, tmp_path / "mc", formats=["spacy"], allow_failures="fixture")
+    _, docs = load(tmp_path / "mc" / "train.spacy")
+    assert docs[0].text == "film 0" and docs[0].cats == {"action": 1.0, "comedy": 1.0, "drama": 0.0}
+    assert docs[2].cats == {"action": 0.0, "comedy": 0.0, "drama": 1.0}

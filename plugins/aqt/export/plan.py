@@ -247,7 +247,12 @@ def plan_export(
         }
         for f, t, s in zip(labs, texts, splits)
     )
-    cats = tuple(report.get("categories") or sorted(set(labels), key=natural_key))
+    if kind == "multichoice":  # the labels inside the sets, for multi-label doc.cats
+        cats = tuple(sorted({str(x) for f in labs for x in f.value}, key=natural_key))
+    elif kind == "spans":
+        cats = tuple(sorted({s.label for f in labs for s in f.value}, key=natural_key))
+    else:
+        cats = tuple(report.get("categories") or sorted(set(labels), key=natural_key))
     return ExportPlan(
         rows,
         final,
