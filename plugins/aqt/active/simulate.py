@@ -237,7 +237,9 @@ def _run_one(
                 ):
                     available[i] = True
                     review_released.add(i)
-            kept += [i for i in out.kept if i not in kept][: k - len(kept)]
+            new = [i for i in out.kept if i not in kept][: k - len(kept)]
+            take(new)  # sent at once, so later chunks and the exploration share see them
+            kept += new
         return kept
 
     review_released: set[int] = set()
@@ -278,7 +280,7 @@ def _run_one(
                 extra = reviewed(rnd[: 4 * n_explore], n_explore)
                 explore += extra
                 picks += extra
-        take(picks)
+        take([i for i in picks if available[i]])  # reviewed picks are already taken
         lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
         if len(set(y[lab].tolist())) >= 2:
             model = model_factory().fit_vectors(X[lab], y[lab])
