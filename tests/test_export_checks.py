@@ -119,14 +119,7 @@ def test_clean_export_has_no_error(clean):
 
 def test_low_agreement_fails_final_iaa(base):
     df, meta, preds, _ = base
-    import test_export_data as data
-
-    old = data.ACCURACY
-    data.ACCURACY = (0.8, 0.78, 0.82, 0.8, 0.79)
-    try:
-        p = plan(df, meta, preds)
-    finally:
-        data.ACCURACY = old
+    p = plan(df, meta, preds, accuracy=(0.8, 0.78, 0.82, 0.8, 0.79))
     (f,) = errors(p, "final_iaa")
     assert "below the threshold 0.667" in f.message and f.items
 

@@ -51,20 +51,25 @@ def review_or_synopsis(n_reviews: int, n_plots: int, seed: int = 0) -> pd.DataFr
 
 
 def simulate_annotations(
-    df: pd.DataFrame, *, seed: int = 0, per_item: int = 3, flip: frozenset[str] = frozenset()
+    df: pd.DataFrame,
+    *,
+    seed: int = 0,
+    per_item: int = 3,
+    flip: frozenset[str] = frozenset(),
+    accuracy: tuple[float, ...] = ACCURACY,
 ) -> AnnotationTable:
     """Each item to annotators i, i+1, i+2 (mod 5); each annotator is right with probability
-    ``ACCURACY[j]``. Items in ``flip`` get the wrong label from every annotator (a batch labelled
+    ``accuracy[j]``. Items in ``flip`` get the wrong label from every annotator (a batch labelled
     with the buttons swapped)."""
     rng = np.random.default_rng(seed)
     a, b = sorted(set(df["label"])) if df["label"].nunique() == 2 else ("fresh", "rotten")
     other = {a: b, b: a}
     recs = []
-    k = len(ACCURACY)
+    k = len(accuracy)
     for n, row in enumerate(df.itertuples(index=False)):
         for step in range(per_item):
             j = (n + step) % k
-            right = rng.random() < ACCURACY[j]
+            right = rng.random() < accuracy[j]
             value = row.label if right else other[row.label]
             if row.id in flip:
                 value = other[row.label]
