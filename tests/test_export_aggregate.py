@@ -1,4 +1,4 @@
-"""Final labels: adjudicated > unanimous > aggregate; Dawid-Skene on real and simulated annotators."""
+"""Final labels: adjudicated > unanimous > aggregate; Dawid-Skene on real and simulated data."""
 
 from __future__ import annotations
 

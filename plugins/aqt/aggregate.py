@@ -231,8 +231,8 @@ class FinalLabel:
     """The final value of one item and where it came from.
 
     ``source`` is ``adjudicated``, ``unanimous``, ``single``, ``majority`` or ``dawid_skene``;
-    ``confidence`` is 1.0 for adjudicated, unanimous and single-annotator items, the vote share for ``majority`` and
-    the posterior probability for ``dawid_skene``.
+    ``confidence`` is 1.0 for adjudicated, unanimous and single-annotator items, the vote share
+    for ``majority`` and the posterior probability for ``dawid_skene``.
     """
 
     item: str

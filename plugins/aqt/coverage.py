@@ -1,8 +1,8 @@
 """Coverage: does the annotated set cover what production sends?
 
 Both sets are embedded cheaply (TF-IDF of words and bigrams, reduced by truncated SVD and
-L2-normalised, i.e. latent semantic analysis) and clustered with k-means, all fitted on the union and
-seeded. A cluster's *missing mass* is ``max(0, p_c - d_c)``, its share of production minus its
+L2-normalised, i.e. latent semantic analysis) and clustered with k-means, all fitted on the union
+and seeded. A cluster's *missing mass* is ``max(0, p_c - d_c)``, its share of production minus its
 share of the annotated set; clusters are ranked by it, so a kind of text production sends and the
 annotated set lacks comes first. The coverage score is ``sum_c min(p_c, d_c)`` (1 minus the total
 variation distance of the two cluster distributions): 1 when the shares match, 0 when disjoint.
@@ -41,9 +41,12 @@ __all__ = [
 
 _STOP = {
     "en": "the and of to is in that it for with as was on but his her this movie film not you are",
-    "de": "der die und das ist nicht ich wir sie den zu mit sich des auf für ein eine dass auch herr aber weil hat",
-    "es": "el la los las que de y en un una por con no es se del para como pero más muchas gracias señor señora le lo al su muy",
-    "nl": "de het een en van is dat niet ik we zijn op te met voor ook maar die aan er wat uw zal gaat voorzitter",
+    "de": "der die und das ist nicht ich wir sie den zu mit sich des auf für ein eine dass auch "
+    "herr aber weil hat",
+    "es": "el la los las que de y en un una por con no es se del para como pero más muchas "
+    "gracias señor señora le lo al su muy",
+    "nl": "de het een en van is dat niet ik we zijn op te met voor ook maar die aan er wat uw zal "
+    "gaat voorzitter",
     "fr": "le la les et des est une un que qui dans pour pas sur ce il elle nous vous",
 }
 _STOPSETS = {lang: set(words.split()) for lang, words in _STOP.items()}
@@ -186,7 +189,8 @@ def coverage_report(
 
     if len(production) < 2 or len(dataset) < 2:
         raise InputError(
-            f"Need at least two production and two annotated items, got {len(production)} and {len(dataset)}.",
+            f"Need at least two production and two annotated items, got {len(production)} and "
+            f"{len(dataset)}.",
             fix="Pass larger files to --production and --dataset.",
         )
     texts = [it.text for it in production] + [it.text for it in dataset]
@@ -250,8 +254,10 @@ def coverage_report(
             continue
         ids = [production[i].id for i in near]
         what = (
-            f"Cluster {r['cluster']} ({', '.join(r['terms'][:4])}): {r['production_share']:.1%} of production "
-            f"({r['n_production']} items) but {r['dataset_share']:.1%} of the annotated set ({r['n_dataset']})"
+            f"Cluster {r['cluster']} ({', '.join(r['terms'][:4])}): {r['production_share']:.1%} "
+            "of production "
+            f"({r['n_production']} items) but {r['dataset_share']:.1%} of the annotated set "
+            f"({r['n_dataset']})"
         )
         if r["status"] == "under_covered":
             findings.append(
@@ -303,7 +309,8 @@ def coverage_report(
                 "coverage_score",
                 "error",
                 (),
-                f"Coverage score {score:.3f} is below {min_score}: the annotated set misses much of production.",
+                f"Coverage score {score:.3f} is below {min_score}: the annotated set misses much "
+                "of production.",
                 "Annotate the targeted-collection list, then re-run aqt coverage.",
             )
         )
@@ -339,7 +346,8 @@ def _features(production, dataset, fields, findings, max_tv) -> dict[str, Any]:
                 "coverage_feature",
                 "warning",
                 (),
-                f"length: production median {np.median(lp):.0f} chars vs {np.median(ld):.0f} annotated "
+                f"length: production median {np.median(lp):.0f} chars vs {np.median(ld):.0f} "
+                "annotated "
                 f"(KS {ks.statistic:.2f}).",
                 "Collect annotated items of the missing lengths.",
             )
@@ -385,7 +393,8 @@ def render_coverage_text(d: Mapping[str, Any], top: int = 10) -> str:
     lines = [head, "", "Clusters, worst covered first:"]
     for c in d["clusters"][:top]:
         lines.append(
-            f"  {c['cluster']:>3} {c['status']:<17} production {c['production_share']:6.1%}  annotated "
+            f"  {c['cluster']:>3} {c['status']:<17} production {c['production_share']:6.1%}  "
+            "annotated "
             f"{c['dataset_share']:6.1%}  {', '.join(c['terms'][:5])}"
         )
     lines.append("")
@@ -394,6 +403,7 @@ def render_coverage_text(d: Mapping[str, Any], top: int = 10) -> str:
             lines.append(f"{name}: total variation {f['total_variation']:.3f}")
         elif "ks" in f:
             lines.append(
-                f"{name}: KS {f['ks']:.3f} (medians {f['production_median']:.0f} vs {f['dataset_median']:.0f})"
+                f"{name}: KS {f['ks']:.3f} (medians {f['production_median']:.0f} vs "
+                f"{f['dataset_median']:.0f})"
             )
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""``aqt coverage``: production coverage of an annotated set, or synthetic data against real data."""
+"""``aqt coverage``: production coverage of an annotated set, or synthetic data against real "
+"data."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def coverage(
     With --synthetic and --real: distribution shift, a classifier two-sample test (AUC) and
     near-copies. Exits 3 on an error-severity finding.
 
-    Example: aqt coverage --production prod_sample.jsonl --dataset data/v1/dataset.jsonl --collect collect.jsonl
+    Example: aqt coverage --production prod.jsonl --dataset v1/dataset.jsonl --collect more.jsonl
     """
     from aqt.cli import EXIT_CHECK_FAILED
     from aqt.cli.export import echo_findings
@@ -136,7 +137,8 @@ def coverage(
             )
             for name, f in summary["features"].items():
                 click.echo(
-                    f"  {name:<17} synthetic {f['synthetic_median']:<10} real {f['real_median']:<10} KS {f['ks']:.3f}"
+                    f"  {name:<17} synthetic {f['synthetic_median']:<10} real "
+                    f"{f['real_median']:<10} KS {f['ks']:.3f}"
                 )
             echo_findings(findings)
     else:

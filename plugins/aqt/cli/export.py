@@ -206,7 +206,7 @@ def export(
     Dawid-Skene), every dataset check, JSONL/CSV/Parquet/.spacy files, a datasheet and an HTML
     report. Exits 3 when a check fails, unless --allow-failures "REASON".
 
-    Example: aqt export annotations.jsonl --out data/v1 --adjudication-log adjudication.jsonl --group-col source
+    Example: aqt export annotations.jsonl --out v1 --adjudication-log adj.jsonl --group-col source
     """
     from aqt.config import load_thresholds, parse_set_options
     from aqt.export import ExportOptions, ExportRefused, export_dataset

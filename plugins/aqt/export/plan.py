@@ -107,8 +107,9 @@ def plan_export(
         Adjudication decisions (``AdjudicationLog(path).read()``); they come first.
     meta
         ``{item: {field: value}}``: metadata per item. ``split`` (if every item has one) is used
-        as the given split and checked; ``adversarial`` (truthy) flags an item; ``options.group_key``
-        names the grouping field (``source`` falls back to the annotations' source).
+        as the given split and checked; ``adversarial`` (truthy) flags an item;
+        ``options.group_key`` names the grouping field (``source`` falls back to the annotations'
+        source).
     catalogue
         Edge-case catalogue: each case must match at least ``options.edge_case_min`` items.
     production_labels
@@ -202,7 +203,8 @@ def plan_export(
                 "text",
                 "warning",
                 tuple(i for i, t in zip(ids, texts) if not t.strip())[:50],
-                f"{len(texts) - has_text} of {len(texts)} items have no text; text checks skip them.",
+                f"{len(texts) - has_text} of {len(texts)} items have no text; text checks skip "
+                "them.",
                 "Export the task text with the annotations, or pass --meta with a text field.",
             )
         )
@@ -264,4 +266,4 @@ def plan_export(
     )
 
 
-# -- writers: each takes (plan, path) and writes one file -------------------------------------------
+# -- writers: each takes (plan, path) and writes one file ------------------------------------------

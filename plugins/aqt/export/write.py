@@ -169,7 +169,10 @@ def write_export(
         raise ExportRefused(
             f"{len(errors)} check(s) failed: "
             + "; ".join(f"{f.check}: {f.message}" for f in errors[:5]),
-            fix='Fix the data, or export anyway with --allow-failures "REASON" (recorded in the datasheet).',
+            fix=(
+                'Fix the data, or export anyway with --allow-failures "REASON" (recorded in the '
+                "datasheet)."
+            ),
             findings=plan.findings,
         )
     out = Path(out_dir)
@@ -278,7 +281,8 @@ def export_dataset(
     prod = production_labels(production)[1] if production is not None else None
     if production is not None and not prod and options.target_balance is None:
         raise UsageError(
-            f"The production sample {str(production)!r} has no 'label' field, so it cannot set the balance target.",
+            f"The production sample {str(production)!r} has no 'label' field, so it cannot set "
+            "the balance target.",
             fix="Label a production sample, or give --target-balance.",
         )
     preds = load_predictions(predictions) if predictions is not None else None

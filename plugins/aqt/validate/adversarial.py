@@ -83,14 +83,16 @@ def find_missing_adversarial(
                     CHECK,
                     "info",
                     (),
-                    f"Earlier model's confusions present in the export (label -> predicted): {top}.",
+                    "Earlier model's confusions present in the export (label -> predicted): "
+                    f"{top}.",
                     "",
                 )
             )
     boundary = in_pairs | flagged_in | confused
     need = max(1, round(min_share * n))
     counts = (
-        f"{len(pairs)} contrast pair(s) ({len(in_pairs)} items), {len(flagged_in)} flagged adversarial"
+        f"{len(pairs)} contrast pair(s) ({len(in_pairs)} items), {len(flagged_in)} flagged "
+        "adversarial"
         + (f", {len(confused)} earlier-model confusion(s)" if predictions is not None else "")
     )
     if len(boundary) < need:
@@ -99,9 +101,11 @@ def find_missing_adversarial(
                 CHECK,
                 "error",
                 sorted(boundary, key=natural_key),
-                f"Only {len(boundary)} of {n} items are adversarial or near the boundary ({counts}); "
+                f"Only {len(boundary)} of {n} items are adversarial or near the boundary "
+                f"({counts}); "
                 f"at least {need} ({min_share:.0%}) are needed.",
-                "Add hard cases: contrast pairs (minimal edits that flip the label), items an earlier "
+                "Add hard cases: contrast pairs (minimal edits that flip the label), items an "
+                "earlier "
                 "model got wrong (--predictions), or flagged adversarial items (meta.adversarial).",
             )
         )

@@ -86,7 +86,8 @@ def find_class_imbalance(
                         "error",
                         (),
                         f"Label {lab!r} is {more}-represented: {have:.1%} of {len(labels)} items "
-                        f"({len(items)}) against {want:.1%} in {source} (tolerance {tolerance:.0%}).",
+                        f"({len(items)}) against {want:.1%} in {source} (tolerance "
+                        f"{tolerance:.0%}).",
                         f"Collect or select more {'other' if have > want else repr(lab)} items "
                         "(aqt coverage lists candidates), or down-sample; or change the target.",
                     )

@@ -1,8 +1,9 @@
 """The datasheet of an export: what is in it, how good it is, and every check's result.
 
-:func:`build_datasheet` builds the dict, :func:`render_datasheet_markdown` renders the datasheet dict (built by :mod:`aqt.export`) as
-Markdown and :func:`render_export_html` puts the checks and counts in front of the agreement
-report's HTML page. Both are pure functions of the dict: the same export gives the same bytes.
+:func:`build_datasheet` builds the dict from an export plan, :func:`render_datasheet_markdown`
+renders it as Markdown and :func:`render_export_html` puts the checks and counts in front of the
+agreement report's HTML page. Both are pure functions of the dict: the same export gives the same
+bytes.
 """
 
 from __future__ import annotations
@@ -165,7 +166,10 @@ def _sections(d: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[Any]
                 ],
                 [
                     "aggregation",
-                    f"{d['aggregation']['method']}, min confidence {d['aggregation']['min_confidence']}",
+                    (
+                        f"{d['aggregation']['method']}, min confidence "
+                        f"{d['aggregation']['min_confidence']}"
+                    ),
                 ],
             ],
         )
@@ -214,7 +218,8 @@ def _html_table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{e(_fmt(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<section><h2>{e(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<section><h2>{e(title)}</h2>{table}</section>"
 
 
 def render_export_html(d: Mapping[str, Any], agreement: Mapping[str, Any]) -> str:

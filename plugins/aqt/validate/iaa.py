@@ -74,7 +74,8 @@ def find_low_agreement(
                 CHECK,
                 "warning",
                 sorted(worst),
-                f"Final agreement {shown} on {n} items passes {threshold} but not the target {target}.",
+                f"Final agreement {shown} on {n} items passes {threshold} but not the target "
+                f"{target}.",
                 "Adjudicate the listed disagreements; more overlap narrows the interval.",
             )
         ]

@@ -121,7 +121,8 @@ def find_label_errors(
             "error",
             (
                 f"{len(rows)} of {n} items ({share:.1%}) look mislabelled: an out-of-fold model "
-                f"(accuracy {accuracy:.3f}) gives another label probability >= {threshold}; more than "
+                f"(accuracy {accuracy:.3f}) gives another label probability >= {threshold}; more "
+                "than "
                 f"{max_share:.0%} suggests systematic label noise."
             ),
         )
@@ -143,5 +144,8 @@ def find_label_errors(
                 "",
             )
         ]
-    fix = "Re-adjudicate the listed items (aqt adjudicate), worst first; fix the guideline if one label pair dominates."
+    fix = (
+        "Re-adjudicate the listed items (aqt adjudicate), worst first; fix the guideline if one "
+        "label pair dominates."
+    )
     return summary, [Finding(CHECK, sev, item_ids, msg, fix)]

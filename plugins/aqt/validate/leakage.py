@@ -43,7 +43,8 @@ def find_leakage(
                 "error",
                 sorted({x for a, b, _ in rows for x in (a, b)}),
                 f"{len(rows)} pair(s) of {what} across splits: {shown}{more}.",
-                "Let aqt make the splits (duplicates are grouped into one split), or drop the copies.",
+                "Let aqt make the splits (duplicates are grouped into one split), or drop the "
+                "copies.",
             )
         )
     if not findings:

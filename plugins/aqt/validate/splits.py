@@ -181,7 +181,8 @@ def find_split_problems(
                 "split_stratification",
                 "error",
                 (),
-                f"Splits are not stratified by label (tolerance {tolerance:.0%}): {'; '.join(problems[:6])}.",
+                f"Splits are not stratified by label (tolerance {tolerance:.0%}): "
+                f"{'; '.join(problems[:6])}.",
                 "Let aqt make the splits (--split 0.8,0.1,0.1), or rebalance the split column.",
             )
         )

@@ -109,7 +109,8 @@ def find_synthetic_problems(
 
     if len(synthetic) < 2 or len(real) < 2:
         raise InputError(
-            f"Need at least two synthetic and two real texts, got {len(synthetic)} and {len(real)}.",
+            f"Need at least two synthetic and two real texts, got {len(synthetic)} and "
+            f"{len(real)}.",
             fix="Pass larger samples to --synthetic and --real.",
         )
     sids = (
@@ -135,7 +136,8 @@ def find_synthetic_problems(
                     "synthetic_shift",
                     "warning",
                     (),
-                    f"Feature {name!r} is shifted: synthetic median {feats[name]['synthetic_median']} vs "
+                    f"Feature {name!r} is shifted: synthetic median "
+                    f"{feats[name]['synthetic_median']} vs "
                     f"real {feats[name]['real_median']} (KS {stat:.3f}, p {p:.2g}).",
                     "Adjust the generation prompt or filter the synthetic items on this feature.",
                 )
@@ -147,9 +149,11 @@ def find_synthetic_problems(
                 "synthetic_distinguishable",
                 "error",
                 (),
-                f"A classifier tells synthetic from real items apart with cross-validated AUC {auc:.3f} "
+                "A classifier tells synthetic from real items apart with cross-validated AUC "
+                f"{auc:.3f} "
                 f"(> {auc_max}); the synthetic data does not look like production.",
-                "Generate closer to real data (few-shot with real examples, varied style), then re-test.",
+                "Generate closer to real data (few-shot with real examples, varied style), then "
+                "re-test.",
             )
         )
     n_s = len(synthetic)
