@@ -394,7 +394,11 @@ def test_unknown_project_lists_the_ones_there_are(ls_server, project) -> None:
     line = _one_line_error(
         ls_cli(ls_server, "agreement", "--project", "99999"), 1, "Project 99999 was not found"
     )
-    assert f"{project} 'aqt connect test" in line
+    from aqt_labelstudio.client import connect
+
+    newest = max(p.id for p in connect(ls_server.url, ls_server.admin.token).sdk.projects.list())
+    assert f"{newest} '" in line
+    assert "one of the projects this key can see" in line
 
 
 def test_unreachable_backend_and_bad_backend_url(ls_server, project) -> None:

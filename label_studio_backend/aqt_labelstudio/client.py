@@ -177,7 +177,10 @@ class LabelStudioClient:
             return "(could not list them)"
         if not projects:
             return "(none; create a project first)"
-        return ", ".join(f"{pid} {title!r}" for pid, title in sorted(projects)[:10])
+        newest = sorted(projects, reverse=True)
+        shown = ", ".join(f"{pid} {title!r}" for pid, title in newest[:10])
+        more = f" (+{len(newest) - 10} older)" if len(newest) > 10 else ""
+        return shown + more
 
     # ------------------------------------------------------------------ plain HTTP
 
