@@ -197,3 +197,18 @@ def test_contrast_pairs_make_the_adversarial_check_pass():
     preds = {"c": "neg", "d": "neg"}
     found = find_missing_adversarial(ids, texts, same, predictions=preds, min_share=0.25)
     assert severities(found) == ["info", "info"] and "pos -> neg: 1" in found[0].message
+
+
+def test_heavy_dependencies_are_imported_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import aqt.export, aqt.coverage, aqt.validate, aqt.aggregate, aqt.cli.export, "
+        "aqt.cli.coverage\n"
+        "print(sorted(m for m in ('sklearn', 'spacy', 'scipy', 'pandas', 'prodigy') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
