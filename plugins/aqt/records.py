@@ -33,13 +33,14 @@ from aqt.errors import InputError, UsageError, truncate
 __all__ = [
     "KINDS",
     "SCALAR_KINDS",
-    "Span",
     "Annotation",
     "AnnotationTable",
+    "Span",
+    "TableColumns",
     "natural_key",
-    "value_to_json",
-    "value_from_json",
     "normalize_value",
+    "value_from_json",
+    "value_to_json",
 ]
 
 KINDS = ("choice", "multichoice", "binary", "spans", "rating", "number", "pairwise", "text")
@@ -157,6 +158,111 @@ class Annotation:
         }
 
 
+class TableColumns:
+    """The judgements of a table as parallel columns, for readers that parse column-wise.
+
+    ``item``, ``annotator`` and ``value`` are sequences of equal length (lists, numpy arrays or
+    pyarrow arrays of ``str``); ``kind`` and ``control`` are one string for every row, and the
+    other :class:`Annotation` fields are ``None``. :attr:`AnnotationTable.records` builds the
+    records from these on first use.
+    """
+
+    __slots__ = ("annotator", "control", "item", "kind", "value")
+
+    def __init__(
+        self, item: Any, annotator: Any, value: Any, kind: str = "choice", control: str = ""
+    ) -> None:
+        if not (len(item) == len(annotator) == len(value)):
+            raise ValueError("TableColumns: item, annotator and value differ in length")
+        self.item, self.annotator, self.value = item, annotator, value
+        self.kind, self.control = kind, control
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+    def __getstate__(self) -> tuple:
+        return (self.item, self.annotator, self.value, self.kind, self.control)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.item, self.annotator, self.value, self.kind, self.control = state
+
+    def as_lists(self) -> tuple[list, list, list]:
+        """``item``, ``annotator`` and ``value`` as Python lists of ``str``."""
+        return _as_list(self.item), _as_list(self.annotator), _as_list(self.value)
+
+    def unique(self, name: str) -> list[str]:
+        """The distinct values of column ``name`` in order of first appearance."""
+        col = getattr(self, name)
+        if hasattr(col, "unique") and hasattr(col, "to_pylist"):  # pyarrow
+            return col.unique().to_pylist()
+        return list(dict.fromkeys(_as_list(col)))
+
+    def to_records(self) -> tuple[Annotation, ...]:
+        items, anns, values = self.as_lists()
+        kind, control = self.kind, self.control
+        new, set_dict = object.__new__, object.__setattr__
+        out = []
+        append = out.append
+        for item, ann, value in zip(items, anns, values):
+            a = new(Annotation)
+            set_dict(
+                a,
+                "__dict__",
+                {
+                    "item": item,
+                    "annotator": ann,
+                    "value": value,
+                    "kind": kind,
+                    "control": control,
+                    "timestamp": None,
+                    "guideline_version": None,
+                    "source": None,
+                    "annotation_id": None,
+                    "text": None,
+                },
+            )
+            append(a)
+        return tuple(out)
+
+
+def _as_list(col: Any) -> list:
+    if isinstance(col, list):
+        return col
+    if hasattr(col, "to_pylist"):  # pyarrow Array / ChunkedArray
+        return col.to_pylist()
+    if hasattr(col, "tolist"):  # numpy / pandas
+        return col.tolist()
+    return list(col)
+
+
+class _RecordsField:
+    """The ``records`` field of :class:`AnnotationTable`: a tuple of records, or
+    :class:`TableColumns` that become that tuple when first read."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError(self.name)  # no default value for the dataclass field
+        d = obj.__dict__
+        records = d.get("_records")
+        if records is None:
+            records = d["_columns"].to_records()
+            d["_records"] = records
+        return records
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        d = obj.__dict__
+        if isinstance(value, TableColumns):
+            d["_records"], d["_columns"] = None, value
+        else:
+            d["_records"], d["_columns"] = (
+                value if isinstance(value, tuple) else tuple(value),
+                None,
+            )
+
+
 @dataclass(frozen=True)
 class AnnotationTable:
     """An ordered collection of :class:`Annotation` records plus what the reader left out.
@@ -165,7 +271,7 @@ class AnnotationTable:
     skips) and ``ignored`` (Prodigy ``ignore`` answers).
     """
 
-    records: tuple[Annotation, ...]
+    records: tuple[Annotation, ...] = _RecordsField()  # type: ignore[assignment]
     skipped: Mapping[str, int] = field(default_factory=lambda: {"cancelled": 0, "ignored": 0})
 
     @classmethod
@@ -176,24 +282,52 @@ class AnnotationTable:
         base.update(skipped or {})
         return cls(tuple(records), base)
 
+    @classmethod
+    def from_columns(
+        cls, columns: TableColumns, skipped: Mapping[str, int] | None = None
+    ) -> AnnotationTable:
+        """A table over :class:`TableColumns`; its records are built only when read."""
+        base = {"cancelled": 0, "ignored": 0}
+        base.update(skipped or {})
+        return cls(columns, base)  # type: ignore[arg-type]
+
+    @property
+    def columns(self) -> TableColumns | None:
+        """The columns the table was made from while its records are not built yet, else ``None``."""
+        d = self.__dict__
+        return d["_columns"] if d.get("_records") is None else None
+
     def __len__(self) -> int:
-        return len(self.records)
+        cols = self.columns
+        return len(cols) if cols is not None else len(self.records)
 
     def __iter__(self) -> Iterator[Annotation]:
         return iter(self.records)
 
     def items(self) -> list[str]:
         """Item ids in natural order."""
+        cols = self.columns
+        if cols is not None:
+            return sorted(set(cols.unique("item")), key=natural_key)
         return sorted({r.item for r in self.records}, key=natural_key)
 
     def annotators(self) -> list[str]:
         """Annotator ids in natural order."""
+        cols = self.columns
+        if cols is not None:
+            return sorted(set(cols.unique("annotator")), key=natural_key)
         return sorted({r.annotator for r in self.records}, key=natural_key)
 
     def controls(self) -> list[str]:
+        cols = self.columns
+        if cols is not None:
+            return [cols.control] if len(cols) else []
         return sorted({r.control for r in self.records}, key=natural_key)
 
     def kinds(self) -> list[str]:
+        cols = self.columns
+        if cols is not None:
+            return [cols.kind] if len(cols) else []
         return sorted({r.kind for r in self.records})
 
     def select_control(self, control: str | None = None) -> AnnotationTable:
@@ -220,6 +354,9 @@ class AnnotationTable:
                 f"No control named {control!r}; the data has {truncate(controls, 10)}.",
                 fix="Pass one of those to --control.",
             )
+        cols = self.columns
+        if cols is not None:  # one control for every row, and it is the one asked for
+            return self
         return replace(self, records=tuple(r for r in self.records if r.control == control))
 
     def with_records(self, records: Iterable[Annotation]) -> AnnotationTable:

@@ -18,7 +18,15 @@ import numpy as np
 from aqt.errors import InputError, truncate
 from aqt.records import natural_key
 
-__all__ = ["category_values", "codes_matrix", "domain", "label_of", "parse_number"]
+__all__ = [
+    "category_values",
+    "codes_from_columns",
+    "codes_matrix",
+    "domain",
+    "factorize_column",
+    "label_of",
+    "parse_number",
+]
 
 
 def label_of(value: Any) -> str:
@@ -134,12 +142,98 @@ def codes_matrix(
     ann_codes, ann_ids = _factorize(annotators)
     index = {lab: k for k, lab in enumerate(dom)}
     lab_codes = np.fromiter(map(index.__getitem__, labels), dtype=np.int64, count=len(labels))
-    dtype = np.int8 if len(dom) < 127 else (np.int16 if len(dom) < 32767 else np.int32)
-    X = np.full((len(item_ids), len(ann_ids)), -1, dtype=dtype)
-    flat = item_codes * len(ann_ids) + ann_codes
+    X = _matrix(item_codes, len(item_ids), ann_codes, len(ann_ids), lab_codes, len(dom))
+    return X, [str(i) for i in item_ids], [str(a) for a in ann_ids]
+
+
+def _matrix(
+    item_codes: np.ndarray,
+    n_items: int,
+    ann_codes: np.ndarray,
+    n_ann: int,
+    lab_codes: np.ndarray,
+    n_dom: int,
+) -> np.ndarray:
+    dtype = np.int8 if n_dom < 127 else (np.int16 if n_dom < 32767 else np.int32)
+    X = np.full((n_items, n_ann), -1, dtype=dtype)
+    flat = item_codes.astype(np.int64) * n_ann + ann_codes
     X.flat[flat] = lab_codes
     if np.count_nonzero(X >= 0) != len(flat):  # repeated judgements: keep the last one
         _, first_rev = np.unique(flat[::-1], return_index=True)
         keep = len(flat) - 1 - first_rev
         X.flat[flat[keep]] = lab_codes[keep]
-    return X, [str(i) for i in item_ids], [str(a) for a in ann_ids]
+    return X
+
+
+def factorize_column(column: Any) -> tuple[np.ndarray, Any]:
+    """Codes of a column of strings (a pyarrow array, numpy array or list) and its distinct
+    values in order of first appearance (a pyarrow array for a pyarrow column, else a list),
+    without a Python object per row for pyarrow columns."""
+    if hasattr(column, "dictionary_encode"):  # pyarrow
+        if hasattr(column, "combine_chunks"):
+            column = column.combine_chunks()
+        if column.null_count:
+            raise ValueError("factorize_column: the column has nulls")
+        encoded = column.dictionary_encode()
+        return _arrow_ints(encoded.indices), encoded.dictionary
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(column, dtype=object), sort=False)
+    return codes, list(uniques)
+
+
+def _arrow_ints(arr: Any) -> np.ndarray:
+    """The values of a pyarrow integer array without nulls, as a numpy view of its buffer
+    (pyarrow's own ``to_numpy`` would import pandas)."""
+    dtype = np.dtype(f"int{arr.type.bit_width}")
+    values = np.frombuffer(arr.buffers()[1], dtype=dtype, count=arr.offset + len(arr))
+    return values[arr.offset :]
+
+
+def _natural_ranks(uniques: Any) -> tuple[np.ndarray, list[str]]:
+    """Rank of each distinct value in natural order, as :func:`_factorize` orders them, and the
+    values in that order. All-digit ids in a pyarrow array are ranked with a stable sort by value
+    (what :func:`natural_sorted` does), without a Python object per id."""
+    if hasattr(uniques, "to_pylist"):  # pyarrow
+        if len(uniques) > 1000:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            if pc.all(pc.match_substring_regex(uniques, r"^[0-9]{1,18}$")).as_py():
+                nums = _arrow_ints(pc.cast(uniques, pa.int64()))
+                order = np.argsort(nums, kind="stable")
+                ranks = np.empty(len(order), dtype=np.int64)
+                ranks[order] = np.arange(len(order), dtype=np.int64)
+                names = uniques.to_pylist()
+                return ranks, [names[i] for i in order.tolist()]
+        uniques = uniques.to_pylist()
+    return _factorize(uniques)
+
+
+def codes_from_columns(
+    items: Any, annotators: Any, labels: Any, categories: Sequence[Any] | str | None = None
+) -> tuple[np.ndarray, list[str], list[str], list[str]]:
+    """Codes matrix, item ids, annotator ids and the category domain from string columns.
+
+    Equal to ``codes_matrix(items, annotators, labels, domain(labels, categories))`` on the same
+    values as lists, with the per-row work done on arrays.
+    """
+    item_codes, item_uniques = factorize_column(items)
+    ann_codes, ann_uniques = factorize_column(annotators)
+    lab_codes, lab_uniques = factorize_column(labels)
+    if hasattr(lab_uniques, "to_pylist"):
+        lab_uniques = lab_uniques.to_pylist()
+    dom = domain(lab_uniques, categories)
+    index = {lab: k for k, lab in enumerate(dom)}
+    lab_lut = np.array([index[u] for u in lab_uniques], dtype=np.int64)
+    item_rank, item_ids = _natural_ranks(item_uniques)
+    ann_rank, ann_ids = _natural_ranks(ann_uniques)
+    X = _matrix(
+        item_rank[item_codes],
+        len(item_ids),
+        ann_rank[ann_codes],
+        len(ann_ids),
+        lab_lut[lab_codes],
+        len(dom),
+    )
+    return X, item_ids, ann_ids, dom

@@ -133,6 +133,11 @@ def agreement_report(
     check_level(level)
     check_weights(weights)
     table = table.select_control()
+    columns = getattr(table, "columns", None)
+    if columns is not None and columns.kind in _STRING_KINDS and len(columns):
+        return _columnar_report(
+            table, columns, level, weights, categories, ci, seed, max_disagreements
+        )
     records = table.records
     kinds = sorted(set(map(attrgetter("kind"), records)))
     controls = sorted(set(map(attrgetter("control"), records)))
@@ -214,6 +219,32 @@ def agreement_report(
             X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed
         )
     per_label = _multichoice_per_label(X, dom, label_universe) if multi else out["per_label"]
+    return AgreementReport(
+        **common,
+        categories=tuple(dom),
+        metrics=metrics_dict(out["metrics"], ci95),
+        per_label=per_label,
+        pairwise=tuple(out["pairwise"]),
+        disagreements=_disagreements(out, X, dom, item_ids, annotators, multi),
+        coincidence=out["coincidence"],
+        confused_pairs=tuple(out["confused_pairs"]),
+        sets=_lazy_section("sets", "set_agreement", table) if multi else None,
+    )
+
+
+#: kinds whose values are their own labels (strings), so columns of them encode directly
+_STRING_KINDS = ("choice", "binary", "pairwise")
+
+
+def _disagreements(
+    out: Mapping[str, Any],
+    X: np.ndarray,
+    dom: Sequence[str],
+    item_ids: Sequence[str],
+    annotators: Sequence[str],
+    multi: bool,
+) -> tuple[dict[str, Any], ...]:
+    """The worst items with every annotator's label (only those rows of ``X`` are read)."""
     disagreements = []
     for row, dis in zip(out["disagreement_rows"].tolist(), out["disagreement_values"]):
         vals = {}
@@ -223,16 +254,61 @@ def agreement_report(
         disagreements.append(
             {"item": item_ids[row], "values": vals, "observed_disagreement": float(dis)}
         )
+    return tuple(disagreements)
+
+
+def _columnar_report(
+    table: Any,
+    columns: Any,
+    level: str,
+    weights: str,
+    categories: Sequence[Any] | str | None,
+    ci: int,
+    seed: int,
+    max_disagreements: int,
+) -> AgreementReport:
+    """:func:`agreement_report` of a table that still holds its columns (see
+    :class:`aqt.records.TableColumns`) and a string kind: the codes come from the arrays, no
+    record is built. Equal to the record path's report."""
+    from aqt.agreement.encode import codes_from_columns
+
+    X, item_ids, annotators, dom = codes_from_columns(
+        columns.item, columns.annotator, columns.value, categories
+    )
+    values = category_values(dom, level)
+    out = agreement_from_codes(
+        X,
+        dom,
+        annotators,
+        level=level,
+        weights=weights,
+        values=values,
+        max_disagreements=max_disagreements,
+    )
+    ci95 = None
+    if ci and ci > 0:
+        from aqt.agreement.bootstrap import bootstrap_ci
+
+        ci95 = bootstrap_ci(
+            X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed
+        )
     return AgreementReport(
-        **common,
+        n_items=len(item_ids),
+        n_annotators=len(annotators),
+        n_annotations=len(columns),
+        skipped=dict(table.skipped),
+        level=level,
+        weights=weights,
         categories=tuple(dom),
+        control=columns.control or None,
+        kind=columns.kind,
+        guideline_versions=(),
         metrics=metrics_dict(out["metrics"], ci95),
-        per_label=per_label,
+        per_label=out["per_label"],
         pairwise=tuple(out["pairwise"]),
-        disagreements=tuple(disagreements),
+        disagreements=_disagreements(out, X, dom, item_ids, annotators, False),
         coincidence=out["coincidence"],
         confused_pairs=tuple(out["confused_pairs"]),
-        sets=_lazy_section("sets", "set_agreement", table) if multi else None,
     )
 
 
