@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from aqt.cli.common import AqtCommand
 from aqt.formats import FORMATS
 
-__all__ = ["echo_findings", "export"]
+if TYPE_CHECKING:
+    from aqt.adjudication import Decision
+    from aqt.export import ExportOptions
+    from aqt.records import AnnotationTable
+
+__all__ = ["echo_findings", "export", "export_options", "export_settings", "run_export"]
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
@@ -37,6 +44,136 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
             f"{value!r}: use some of {', '.join(EXPORT_FORMATS)}.", ctx=ctx, param=param
         )
     return parts
+
+
+_EXPORT_OPTIONS = [
+    click.option(
+        "--adjudication-log",
+        type=_FILE,
+        metavar="FILE",
+        help="Adjudication log (JSONL); its decisions come first.",
+    ),
+    click.option(
+        "--edge-cases",
+        type=_FILE,
+        metavar="FILE",
+        help="Edge-case catalogue; each case needs --edge-case-min items.",
+    ),
+    click.option(
+        "--edge-case-min",
+        type=click.IntRange(min=1),
+        default=3,
+        show_default=True,
+        metavar="K",
+        help="Items each edge case must have.",
+    ),
+    click.option(
+        "--target-balance",
+        metavar="L=S,...",
+        help="Target label shares, e.g. fresh=0.5,rotten=0.5.",
+    ),
+    click.option(
+        "--production",
+        type=_FILE,
+        metavar="FILE",
+        help="Labelled production sample: its label shares are the target.",
+    ),
+    click.option(
+        "--meta",
+        "meta_path",
+        type=_FILE,
+        metavar="FILE",
+        help="Item metadata (JSONL/CSV with id and text): split, adversarial flag, group fields.",
+    ),
+    click.option(
+        "--predictions",
+        type=_FILE,
+        metavar="FILE",
+        help="Earlier model's predictions (item, prediction).",
+    ),
+    click.option(
+        "--split",
+        default="0.8,0.1,0.1",
+        show_default=True,
+        metavar="TRAIN,DEV,TEST",
+        help="Split shares (ignored when --meta gives every item a split, which is then checked).",
+    ),
+    click.option(
+        "--group-col",
+        metavar="NAME",
+        help="Keep items sharing this field in one split (e.g. source).",
+    ),
+    click.option(
+        "--method",
+        type=click.Choice(["dawid_skene", "majority"]),
+        default="dawid_skene",
+        show_default=True,
+        help="Aggregate for items neither adjudicated nor unanimous.",
+    ),
+    click.option(
+        "--min-confidence",
+        type=click.FloatRange(0, 1),
+        default=0.7,
+        show_default=True,
+        help="Aggregated items under this confidence are left out and listed.",
+    ),
+    click.option(
+        "--format",
+        "formats",
+        default="jsonl,csv,parquet,spacy",
+        show_default=True,
+        callback=_formats,
+        help="Files to write: jsonl, csv, parquet, spacy.",
+    ),
+    click.option(
+        "--allow-failures",
+        metavar="REASON",
+        help="Export despite failed checks; the reason goes into the datasheet.",
+    ),
+    click.option("--force", is_flag=True, help="Replace --out if it exists."),
+    click.option(
+        "--config",
+        "config_path",
+        type=_FILE,
+        metavar="FILE",
+        help="Thresholds TOML (alpha_gate, alpha_target).",
+    ),
+    click.option(
+        "--set", "set_options", multiple=True, metavar="KEY=VALUE", help="Override a threshold."
+    ),
+    click.option(
+        "--ci",
+        type=click.IntRange(min=0),
+        default=200,
+        show_default=True,
+        metavar="N",
+        help="Bootstrap resamples for the agreement intervals.",
+    ),
+    click.option(
+        "--seed",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Seed of splits, models and bootstrap.",
+    ),
+]
+
+
+def export_options(f: Callable | None = None, *, exclude: Sequence[str] = ()) -> Callable:
+    """The options of a validated export (adjudication log, checks, splits, aggregation, formats,
+    --allow-failures, --force, thresholds, --ci, --seed), shared by ``aqt export`` and
+    ``aqt ls export --validated``; the command receives them as keyword arguments for
+    :func:`run_export`. ``exclude`` leaves out options by parameter name (e.g. ``"formats"`` for a
+    command whose ``--format`` means something else)."""
+
+    def decorate(func: Callable) -> Callable:
+        for option in reversed(_EXPORT_OPTIONS):
+            probe = option(lambda: None)
+            if probe.__click_params__[0].name not in exclude:
+                func = option(func)
+        return func
+
+    return decorate(f) if f is not None else decorate
 
 
 @click.command(cls=AqtCommand)
@@ -74,133 +211,16 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
     metavar="NAME",
     help="Control tag to export when the data has several.",
 )
-@click.option(
-    "--adjudication-log",
-    type=_FILE,
-    metavar="FILE",
-    help="Adjudication log (JSONL); its decisions come first.",
-)
-@click.option(
-    "--edge-cases",
-    type=_FILE,
-    metavar="FILE",
-    help="Edge-case catalogue; each case needs --edge-case-min items.",
-)
-@click.option(
-    "--edge-case-min",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    metavar="K",
-    help="Items each edge case must have.",
-)
-@click.option(
-    "--target-balance", metavar="L=S,...", help="Target label shares, e.g. fresh=0.5,rotten=0.5."
-)
-@click.option(
-    "--production",
-    type=_FILE,
-    metavar="FILE",
-    help="Labelled production sample: its label shares are the target.",
-)
-@click.option(
-    "--meta",
-    "meta_path",
-    type=_FILE,
-    metavar="FILE",
-    help="Item metadata (JSONL/CSV with id and text): split, adversarial flag, group fields.",
-)
-@click.option(
-    "--predictions",
-    type=_FILE,
-    metavar="FILE",
-    help="Earlier model's predictions (item, prediction).",
-)
-@click.option(
-    "--split",
-    default="0.8,0.1,0.1",
-    show_default=True,
-    metavar="TRAIN,DEV,TEST",
-    help="Split shares (ignored when --meta gives every item a split, which is then checked).",
-)
-@click.option(
-    "--group-col", metavar="NAME", help="Keep items sharing this field in one split (e.g. source)."
-)
-@click.option(
-    "--method",
-    type=click.Choice(["dawid_skene", "majority"]),
-    default="dawid_skene",
-    show_default=True,
-    help="Aggregate for items neither adjudicated nor unanimous.",
-)
-@click.option(
-    "--min-confidence",
-    type=click.FloatRange(0, 1),
-    default=0.7,
-    show_default=True,
-    help="Aggregated items under this confidence are left out and listed.",
-)
-@click.option(
-    "--format",
-    "formats",
-    default="jsonl,csv,parquet,spacy",
-    show_default=True,
-    callback=_formats,
-    help="Files to write: jsonl, csv, parquet, spacy.",
-)
-@click.option(
-    "--allow-failures",
-    metavar="REASON",
-    help="Export despite failed checks; the reason goes into the datasheet.",
-)
-@click.option("--force", is_flag=True, help="Replace --out if it exists.")
-@click.option(
-    "--config",
-    "config_path",
-    type=_FILE,
-    metavar="FILE",
-    help="Thresholds TOML (alpha_gate, alpha_target).",
-)
-@click.option(
-    "--set", "set_options", multiple=True, metavar="KEY=VALUE", help="Override a threshold."
-)
-@click.option(
-    "--ci",
-    type=click.IntRange(min=0),
-    default=200,
-    show_default=True,
-    metavar="N",
-    help="Bootstrap resamples for the agreement intervals.",
-)
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of splits, models and bootstrap."
-)
+@export_options
 def export(
-    input_path,
-    out_dir,
-    fmt,
-    item_col,
-    annotator_col,
-    label_col,
-    control,
-    adjudication_log,
-    edge_cases,
-    edge_case_min,
-    target_balance,
-    production,
-    meta_path,
-    predictions,
-    split,
-    group_col,
-    method,
-    min_confidence,
-    formats,
-    allow_failures,
-    force,
-    config_path,
-    set_options,
-    ci,
-    seed,
+    input_path: Path,
+    out_dir: Path,
+    fmt: str | None,
+    item_col: str,
+    annotator_col: str,
+    label_col: str,
+    control: str | None,
+    **options: Any,
 ) -> None:
     """Export annotations as a validated training set: final labels (adjudicated, unanimous, then
     Dawid-Skene), every dataset check, JSONL/CSV/Parquet/.spacy files, a datasheet and an HTML
@@ -208,15 +228,10 @@ def export(
 
     Example: aqt export annotations.jsonl --out v1 --adjudication-log adj.jsonl --group-col source
     """
-    from aqt.config import load_thresholds, parse_set_options
-    from aqt.export import ExportOptions, ExportRefused, export_dataset
     from aqt.formats import detect_format, read_annotations
-    from aqt.validate import parse_ratios
-    from aqt.validate.inputs import load_meta, parse_balance, table_columns
+    from aqt.validate.inputs import table_columns
 
-    thresholds = load_thresholds(config_path, parse_set_options(set_options))
-    ratios = parse_ratios(split)
-    balance = parse_balance(target_balance)
+    settings = export_settings(**options)
     table = read_annotations(
         input_path, fmt, item_col=item_col, annotator_col=annotator_col, label_col=label_col
     )
@@ -224,10 +239,35 @@ def export(
     meta: dict = {}
     if (fmt or detect_format(input_path)) == "table":
         meta = table_columns(input_path, item_col, skip=(annotator_col, label_col))
-    if meta_path is not None:
-        for k, v in load_meta(meta_path).items():
-            meta.setdefault(k, {}).update(v)
-    options = ExportOptions(
+    run_export(table, out_dir, input_path=input_path, meta=meta, settings=settings, **options)
+
+
+def export_settings(
+    *,
+    split: str,
+    target_balance: str | None,
+    config_path: Path | None,
+    set_options: tuple[str, ...],
+    method: str,
+    min_confidence: float,
+    group_col: str | None,
+    ci: int,
+    edge_case_min: int,
+    seed: int,
+    **_: Any,
+) -> ExportOptions:
+    """The :class:`aqt.export.ExportOptions` of the parsed :func:`export_options` (thresholds from
+    ``--config``/``--set``, split shares, target balance); bad values raise before any input is
+    read."""
+    from aqt.config import load_thresholds, parse_set_options
+    from aqt.export import ExportOptions
+    from aqt.validate import parse_ratios
+    from aqt.validate.inputs import parse_balance
+
+    thresholds = load_thresholds(config_path, parse_set_options(set_options))
+    ratios = parse_ratios(split)
+    balance = parse_balance(target_balance)
+    return ExportOptions(
         method=method,
         min_confidence=min_confidence,
         split=ratios,
@@ -239,20 +279,54 @@ def export(
         edge_case_min=edge_case_min,
         seed=seed,
     )
+
+
+def run_export(
+    table: AnnotationTable,
+    out_dir: Path,
+    *,
+    input_path: Path | None = None,
+    meta: Mapping[str, Mapping[str, Any]] | None = None,
+    decisions: Sequence[Decision] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    settings: ExportOptions | None = None,
+    **options: Any,
+) -> None:
+    """Run a validated export with the :func:`export_options` values and print the findings and
+    a summary line; the body of ``aqt export`` and ``aqt ls export --validated``.
+
+    ``meta`` (item metadata) is completed by ``--meta``'s file (the file wins per field);
+    ``decisions`` are adjudication decisions besides ``--adjudication-log`` (the log wins per item);
+    ``provenance`` goes into the datasheet; ``settings`` are :func:`export_settings` of
+    ``options`` when already parsed. Raises :class:`aqt.export.ExportRefused` (exit 3) when a
+    check fails without ``--allow-failures``.
+    """
+    from aqt.export import EXPORT_FORMATS, ExportRefused, export_dataset
+    from aqt.validate.inputs import load_meta
+
+    if settings is None:
+        settings = export_settings(**options)
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (meta or {}).items()}
+    if options.get("meta_path") is not None:
+        for k, v in load_meta(options["meta_path"]).items():
+            merged.setdefault(k, {}).update(v)
+    allow_failures = options.get("allow_failures")
     try:
         plan, sheet = export_dataset(
             table,
             out_dir,
             input_path=input_path,
-            adjudication_log=adjudication_log,
-            edge_cases=edge_cases,
-            meta=meta,
-            production=production,
-            predictions=predictions,
-            options=options,
-            formats=formats,
+            adjudication_log=options.get("adjudication_log"),
+            decisions=decisions,
+            provenance=provenance,
+            edge_cases=options.get("edge_cases"),
+            meta=merged,
+            production=options.get("production"),
+            predictions=options.get("predictions"),
+            options=settings,
+            formats=options.get("formats") or EXPORT_FORMATS,
             allow_failures=allow_failures,
-            force=force,
+            force=bool(options.get("force")),
         )
     except ExportRefused as exc:
         echo_findings(exc.findings)

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aqt.errors import MissingExtraError, UsageError, truncate
 from aqt.export.plan import (
@@ -24,6 +24,9 @@ from aqt.export.plan import (
     plan_export,
 )
 from aqt.records import AnnotationTable
+
+if TYPE_CHECKING:
+    from aqt.adjudication import Decision
 from aqt.validate.datasheet import build_datasheet, render_datasheet_markdown, render_export_html
 
 __all__ = ["export_dataset", "file_provenance", "write_export"]
@@ -243,6 +246,8 @@ def export_dataset(
     *,
     input_path: str | os.PathLike | None = None,
     adjudication_log: str | os.PathLike | None = None,
+    decisions: Sequence[Decision] | None = None,
+    provenance: Mapping[str, Any] | None = None,
     edge_cases: str | os.PathLike | None = None,
     meta: Mapping[str, Mapping[str, Any]] | None = None,
     production: str | os.PathLike | None = None,
@@ -252,9 +257,15 @@ def export_dataset(
     allow_failures: str | None = None,
     force: bool = False,
 ) -> tuple[ExportPlan, dict[str, Any]]:
-    """Read the side files, plan, check and write: the one call behind ``aqt export`` and the
-    ``aqt.export`` recipe. Returns the plan and the datasheet; raises :class:`ExportRefused`
-    (exit 3) when a check fails without ``allow_failures``."""
+    """Read the side files, plan, check and write: the one call behind ``aqt export``,
+    ``aqt ls export --validated`` and the ``aqt.export`` recipe. Returns the plan and the
+    datasheet; raises :class:`ExportRefused` (exit 3) when a check fails without
+    ``allow_failures``.
+
+    ``decisions`` are adjudication decisions given directly (e.g. Label Studio ground-truth
+    annotations); with ``adjudication_log`` too, both count and the log's decision wins for the
+    same item. ``provenance`` entries are added to (and override) the datasheet's provenance,
+    e.g. ``{"input": {"path": "<where the annotations came from>", "sha256": ...}}``."""
     options = options if options is not None else ExportOptions()
     from aqt.adjudication import AdjudicationLog
     from aqt.edgecases import load_catalogue
@@ -276,7 +287,9 @@ def export_dataset(
             f"No adjudication log at {str(adjudication_log)!r}.",
             fix="Check the --adjudication-log path.",
         )
-    decisions = AdjudicationLog(adjudication_log).read() if adjudication_log is not None else None
+    logged = AdjudicationLog(adjudication_log).read() if adjudication_log is not None else None
+    given = list(decisions or ())
+    merged = given + list(logged or ()) if given or logged is not None else None
     catalogue = load_catalogue(edge_cases) if edge_cases is not None else None
     prod = production_labels(production)[1] if production is not None else None
     if production is not None and not prod and options.target_balance is None:
@@ -288,7 +301,7 @@ def export_dataset(
     preds = load_predictions(predictions) if predictions is not None else None
     plan = plan_export(
         table,
-        decisions=decisions,
+        decisions=merged,
         meta=meta,
         catalogue=catalogue,
         production_labels=prod,
@@ -297,8 +310,8 @@ def export_dataset(
     )
     log = file_provenance(adjudication_log)
     if log is not None:
-        log["n_decisions"] = len(decisions or [])
-    provenance = {
+        log["n_decisions"] = len(logged or [])
+    prov = {
         "input": file_provenance(input_path) or {"path": "-", "sha256": ""},
         "adjudication_log": log,
         "edge_cases": file_provenance(edge_cases),
@@ -308,11 +321,14 @@ def export_dataset(
             k: (dict(v) if isinstance(v, Mapping) else v) for k, v in options.__dict__.items()
         },
     }
+    if given:
+        prov["decisions"] = {"n_decisions": len(given)}
+    prov.update(provenance or {})
     sheet = write_export(
         plan,
         out_dir,
         formats=formats,
-        provenance=provenance,
+        provenance=prov,
         allow_failures=allow_failures,
         force=force,
     )
