@@ -269,6 +269,12 @@ class AnnotationTable:
 
     ``skipped`` counts judgements the reader dropped on purpose: ``cancelled`` (Label Studio
     skips) and ``ignored`` (Prodigy ``ignore`` answers).
+
+    A table made with :meth:`from_columns` holds :class:`TableColumns` instead of records until
+    something reads :attr:`records` (iteration, equality, ``to_frame``...); ``len``, ``items``,
+    ``annotators``, ``controls``, ``kinds`` and ``select_control`` answer from the columns, and
+    :func:`aqt.agreement.agreement_report` encodes them without building records. Either way the
+    table behaves the same; :attr:`columns` tells which it holds.
     """
 
     records: tuple[Annotation, ...] = _RecordsField()  # type: ignore[assignment]
