@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from aqt.cli.common import AqtCommand, agreement_options, emit_agreement
+from aqt.cli.export import export_options
 from aqt.errors import AqtError, InputError, UsageError
 
 from aqt_labelstudio.client import DEFAULT_URL, ENV_API_KEY, ENV_URL, LabelStudioClient, connect
@@ -57,6 +59,23 @@ project_option = click.option(
     metavar="ID",
     help="Label Studio project id (the number in the project's URL).",
 )
+
+
+def _format(ctx, param, value: str) -> str | tuple[str, ...]:
+    """``table`` or ``labelstudio`` as is; otherwise the export files (``jsonl,csv``...)."""
+    if value in EXPORT_FORMATS:
+        return value
+    from aqt.export import EXPORT_FORMATS as FILES
+
+    parts = tuple(p.strip() for p in value.split(",") if p.strip())
+    if not parts or any(p not in FILES for p in parts):
+        raise click.BadParameter(
+            f"{value!r}: use {' or '.join(EXPORT_FORMATS)}, or with --validated some of "
+            f"{','.join(FILES)}.",
+            ctx=ctx,
+            param=param,
+        )
+    return parts
 
 
 @click.group(cls=_LsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,24 +146,75 @@ def agreement(
     "out",
     required=True,
     metavar="FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file; for --format table its extension picks CSV, TSV, JSONL or Parquet.",
+    type=click.Path(path_type=Path),
+    help="Output file; for --format table its extension picks CSV, TSV, JSONL or Parquet. With "
+    "--validated, the output directory.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(EXPORT_FORMATS),
     default="table",
     show_default=True,
-    help="table: the annotation table; labelstudio: Label Studio's JSON export, as is.",
+    callback=_format,
+    metavar="[table|labelstudio|FILES]",
+    help="table: the annotation table; labelstudio: Label Studio's JSON export, as is. With "
+    "--validated: the files to write, some of jsonl,csv,parquet,spacy (default: all).",
 )
+@click.option(
+    "--validated",
+    is_flag=True,
+    help="Export a validated training set into the directory --out, as `aqt export` does: "
+    "ground-truth annotations are the adjudicated labels, task data the item metadata.",
+)
+@click.option(
+    "--control",
+    default=None,
+    metavar="NAME",
+    help="With --validated: the control tag (from_name) to export when the project has several.",
+)
+@export_options(exclude=("formats",))
 @click.pass_obj
-def export(conn: _Connection, project: int, out: Path, fmt: str) -> None:
+def export(
+    conn: _Connection,
+    project: int,
+    out: Path,
+    fmt: str | tuple[str, ...],
+    validated: bool,
+    control: str | None,
+    **options: Any,
+) -> None:
     """Export a project's annotations: the annotation table (one row per annotator, item and
-    control; for notebooks and pipelines) or Label Studio's own JSON export of every task.
+    control; for notebooks and pipelines), Label Studio's own JSON export of every task, or with
+    --validated a validated training set (the files, datasheet and report of `aqt export`; exit 3
+    when a check fails, unless --allow-failures "REASON").
 
     Example: aqt ls export --project 3 --out labels.parquet
+
+    Example: aqt ls export --project 3 --out v1 --validated --group-col source
     """
+    ctx = click.get_current_context()
+    if validated:
+        _export_validated(conn, project, out, fmt, ctx, control, options)
+        return
+    given = [
+        param.opts[0]
+        for param in ctx.command.params
+        if (param.name in options or param.name in ("fmt", "control"))
+        and ctx.get_parameter_source(param.name) != click.core.ParameterSource.DEFAULT
+        and not (param.name == "fmt" and isinstance(fmt, str))
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)} only work(s) with --validated"
+            + (f" (--format {','.join(fmt)})" if not isinstance(fmt, str) else "")
+            + ".",
+            fix="Add --validated for a validated training set, or leave those options out.",
+        )
+    if out.is_dir():
+        raise UsageError(
+            f"--out {str(out)!r} is a directory; without --validated it names a file.",
+            fix="Pass a file name, or add --validated for a training-set directory.",
+        )
     from aqt.fileio import atomic_write
 
     suffix = out.suffix.lower()
@@ -174,6 +244,57 @@ def export(conn: _Connection, project: int, out: Path, fmt: str) -> None:
 
         _write(write, out)
         click.echo(f"Wrote {len(tasks)} tasks of project {project} to {out}", err=True)
+
+
+def _export_validated(
+    conn: _Connection,
+    project: int,
+    out: Path,
+    fmt: str | tuple[str, ...],
+    ctx: click.Context,
+    control: str | None,
+    options: dict[str, Any],
+) -> None:
+    """``aqt ls export --validated``: read the project, then the body of ``aqt export``."""
+    from aqt.cli.export import export_settings, run_export
+
+    from aqt_labelstudio.validated import fetch_validated
+
+    if isinstance(fmt, str):
+        if ctx.get_parameter_source("fmt") != click.core.ParameterSource.DEFAULT:
+            raise UsageError(
+                f"--format {fmt} writes one file; --validated writes a training-set directory.",
+                fix="Leave out --format (or give the files, e.g. --format jsonl,spacy), or leave "
+                "out --validated.",
+            )
+        fmt = ()
+    options = {**options, "formats": fmt or None}
+    settings = export_settings(**options)
+    if out.exists() and not options.get("force"):
+        raise UsageError(
+            f"The output directory {str(out)!r} already exists.",
+            fix="Pass a new directory, or --force to replace it.",
+        )
+    src = fetch_validated(
+        conn.client(),
+        project,
+        control=control,
+        has_log=options.get("adjudication_log") is not None,
+    )
+    click.echo(
+        f"Project {project}: {len(src.table)} annotations, {len(src.decisions)} ground-truth "
+        "decision(s).",
+        err=True,
+    )
+    run_export(
+        src.table,
+        out,
+        meta=src.meta,
+        decisions=src.decisions,
+        provenance=src.provenance,
+        settings=settings,
+        **options,
+    )
 
 
 def _write(do, out: Path) -> None:
