@@ -49,6 +49,8 @@ UNCERTAINTY_SAMPLING = "Uncertainty sampling"
 #: task data field the backend sets on low-agreement tasks; Data Manager filters on it
 STATUS_FIELD = "aqt_status"
 NEEDS_ADJUDICATION = "needs_adjudication"
+#: task data field holding the selection-review reason (see :mod:`aqt_labelstudio.selection`)
+REVIEW_FIELD = "aqt_review"
 
 NEEDS_ADJUDICATION_VIEW = "aqt: needs adjudication"
 SELECTION_REVIEW_VIEW = "aqt: selection review"
@@ -70,17 +72,18 @@ VIEWS: dict[str, dict[str, Any]] = {
         },
         "ordering": ["tasks:id"],
     },
-    # tasks not yet complete, least confident prediction first (ascending score = uncertainty)
+    # tasks selection review flagged (data.aqt_review holds the reason, set after each retrain),
+    # least confident prediction first (ascending score)
     SELECTION_REVIEW_VIEW: {
         "title": SELECTION_REVIEW_VIEW,
         "filters": {
             "conjunction": "and",
             "items": [
                 {
-                    "filter": "filter:tasks:completed_at",
+                    "filter": f"filter:tasks:data.{REVIEW_FIELD}",
                     "operator": "empty",
-                    "type": "Datetime",
-                    "value": True,
+                    "type": "String",
+                    "value": False,
                 }
             ],
         },

@@ -24,6 +24,7 @@ from aqt.errors import AqtError
 from aqt_labelstudio.live import item_agreements
 from aqt_labelstudio.lsapi import STATUS_FIELD, LabelStudioError
 from aqt_labelstudio.model import TextModel, choices_controls, train_model
+from aqt_labelstudio.selection import review_project
 from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
 
 __all__ = ["Worker", "reconcile", "refresh_predictions", "sync_flags", "train_due", "train_project"]
@@ -267,6 +268,10 @@ def train_project(backend: Backend, project: int) -> list[dict[str, Any]]:
             refresh_predictions(backend, project)
         except _ERRORS as exc:
             log.warning("refreshing predictions of project %s failed: %s", project, exc)
+        try:
+            review_project(backend, project)
+        except _ERRORS as exc:
+            log.warning("selection review of project %s failed: %s", project, exc)
     return out
 
 
