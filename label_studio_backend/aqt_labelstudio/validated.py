@@ -28,7 +28,13 @@ from aqt.adjudication import Decision, Version
 from aqt.formats.labelstudio import annotator_name, read_labelstudio_tasks
 from aqt.records import AnnotationTable, natural_key, value_to_json
 
-__all__ = ["ValidatedSource", "fetch_validated", "ground_truth_decisions", "task_meta"]
+__all__ = [
+    "ValidatedSource",
+    "fetch_validated",
+    "ground_truth_decisions",
+    "task_meta",
+    "without_ground_truth",
+]
 
 
 @dataclass(frozen=True)
