@@ -194,6 +194,8 @@ def test_compiled_pass_equals_numpy_path(seed, monkeypatch):
     # the whole report is identical with the compiled pass forced on and off
     labels, anns = [str(k) for k in range(q)], ["a", "b", "c", "d"]
     monkeypatch.setattr(_kernel, "MIN_CELLS", 0)
+    monkeypatch.setenv("AQT_KERNEL", "1")
+    assert _kernel.use_kernel(X, q, want_pairs=True)
     on = agreement_from_codes(X, labels, anns, weights="quadratic")
     monkeypatch.setenv("AQT_KERNEL", "0")
     off = agreement_from_codes(X, labels, anns, weights="quadratic")

@@ -36,7 +36,7 @@ def _codes_numeric(data: np.ndarray, value_domain: Sequence[Any] | None):
         return np.full(data.shape, -1, np.int64), np.zeros(0)
     lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
     if hi - lo < 256:  # small-integer fast path: the value minus the minimum is the code
-        if _kernel.available() and data.size >= _kernel.MIN_CELLS:
+        if _kernel.available() and data.size >= _kernel.min_cells():
             codes_t, ok = _kernel.float_codes(data, lo, int(hi - lo))
             if ok:  # unused values in lo..hi stay in the domain; they carry no weight
                 return codes_t.T, np.arange(int(hi - lo) + 1, dtype=np.float64) + lo
