@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from aqt.config import Thresholds, load_thresholds, parse_set_options
 from aqt.errors import ConfigError
 from aqt.fileio import append_jsonl, atomic_write, atomic_write_text
@@ -35,10 +34,9 @@ def test_overrides_and_type_checks(tmp_path):
 def test_atomic_write_keeps_old_content_when_writing_fails(tmp_path):
     target = tmp_path / "report.json"
     atomic_write_text(target, "old")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as fh:
-            fh.write("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_write(target) as fh:
+        fh.write("half")
+        raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 

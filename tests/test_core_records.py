@@ -1,7 +1,13 @@
 import pytest
-
 from aqt.errors import InputError, UsageError
-from aqt.records import Annotation, AnnotationTable, Span, natural_key, normalize_value, value_to_json
+from aqt.records import (
+    Annotation,
+    AnnotationTable,
+    Span,
+    natural_key,
+    normalize_value,
+    value_to_json,
+)
 
 
 def _table():

@@ -7,4 +7,4 @@ from aqt.errors import AqtError
 from aqt.records import Annotation, AnnotationTable, Span
 
 __version__ = "0.1.0"
-__all__ = ["AqtError", "Annotation", "AnnotationTable", "Span", "__version__"]
+__all__ = ["Annotation", "AnnotationTable", "AqtError", "Span", "__version__"]

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 
 __all__ = [
     "AqtError",
-    "InputError",
-    "FormatError",
     "ConfigError",
-    "UsageError",
+    "FormatError",
+    "InputError",
     "MissingExtraError",
-    "truncate",
+    "UsageError",
     "collect_problems",
+    "truncate",
 ]
 
 

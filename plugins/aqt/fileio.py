@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_text", "append_jsonl"]
+__all__ = ["append_jsonl", "atomic_write", "atomic_write_text"]
 
 
 @contextlib.contextmanager
