@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from aqt.cli.common import AqtCommand, agreement_options, emit_agreement
-from aqt.formats import FORMATS
+from aqt.cli.common import AqtCommand, agreement_options, emit_agreement, input_options
 
 __all__ = ["agreement"]
 
@@ -60,31 +59,7 @@ def _stderr_is_terminal() -> bool:
 
 @click.command(cls=AqtCommand)
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "--from",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Reader for INPUT (default: detected from the content).",
-)
-@click.option(
-    "--item-col", default="item", show_default=True, help="Item id column (table format)."
-)
-@click.option(
-    "--annotator-col",
-    default="annotator",
-    show_default=True,
-    help="Annotator column (table format).",
-)
-@click.option(
-    "--label-col", default="label", show_default=True, help="Label column (table format)."
-)
-@click.option(
-    "--control",
-    default=None,
-    metavar="NAME",
-    help="Control tag (Label Studio from_name) to score when the export has several.",
-)
+@input_options
 @agreement_options
 def agreement(
     input_path: Path,

@@ -72,6 +72,43 @@ def parse_categories(
     return parts
 
 
+def input_options(func: F) -> F:
+    """Add the options that say how to read INPUT: ``--from``, ``--item-col``,
+    ``--annotator-col``, ``--label-col`` and ``--control`` (the readers of :mod:`aqt.formats`)."""
+    from aqt.formats import FORMATS
+
+    options = [
+        click.option(
+            "--from",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default=None,
+            help="Reader for INPUT (default: detected from the content).",
+        ),
+        click.option(
+            "--item-col", default="item", show_default=True, help="Item id column (table format)."
+        ),
+        click.option(
+            "--annotator-col",
+            default="annotator",
+            show_default=True,
+            help="Annotator column (table format).",
+        ),
+        click.option(
+            "--label-col", default="label", show_default=True, help="Label column (table format)."
+        ),
+        click.option(
+            "--control",
+            default=None,
+            metavar="NAME",
+            help="Control tag (Label Studio from_name) to use when the data has several.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def agreement_options(f: F) -> F:
     """Add the shared agreement options to a click command.
 

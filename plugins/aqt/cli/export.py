@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from aqt.cli.common import AqtCommand
-from aqt.formats import FORMATS
+from aqt.cli.common import AqtCommand, input_options
 
 if TYPE_CHECKING:
     from aqt.adjudication import Decision
@@ -186,31 +185,7 @@ def export_options(f: Callable | None = None, *, exclude: Sequence[str] = ()) ->
     metavar="DIR",
     help="Output directory (created; must not exist unless --force).",
 )
-@click.option(
-    "--from",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Reader for INPUT (default: detected).",
-)
-@click.option(
-    "--item-col", default="item", show_default=True, help="Item id column (table format)."
-)
-@click.option(
-    "--annotator-col",
-    default="annotator",
-    show_default=True,
-    help="Annotator column (table format).",
-)
-@click.option(
-    "--label-col", default="label", show_default=True, help="Label column (table format)."
-)
-@click.option(
-    "--control",
-    default=None,
-    metavar="NAME",
-    help="Control tag to export when the data has several.",
-)
+@input_options
 @export_options
 def export(
     input_path: Path,
