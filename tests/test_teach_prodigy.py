@@ -241,3 +241,21 @@ def test_spacy_model_updates_with_nlp_update(prodigy_home, tmp_path):
     seen = [t["meta"]["aqt_item"] for t in ann.seen]
     assert len(seen) == len(set(seen)) and not [i for i in seen if i.startswith("empty")]
     assert all("aqt_score" in t["meta"] for t in ann.seen if t["meta"]["aqt_pick"] == "uncertain")
+
+
+@pytest.mark.parametrize("strategy", ["margin", "least-confidence", "entropy", "diverse", "random"])
+def test_every_strategy_serves_reviewed_batches(prodigy_home, tmp_path, strategy):
+    loop, ann, _ = run_teach(tmp_path, 100, batch_size=25, strategy=strategy)
+    seen = [t["meta"]["aqt_item"] for t in ann.seen]
+    assert len(seen) == len(set(seen)) == 100
+    assert not [i for i in seen if i.startswith(("empty", "garbled", "foreign"))]
+    assert {t["meta"]["aqt_strategy"] for t in ann.seen} == {strategy}
+    picks = {t["meta"]["aqt_pick"] for t in ann.seen}
+    assert picks == ({"random"} if strategy == "random" else {"cold-start", "uncertain"})
+    if strategy != "random":  # served items are more uncertain than the pool left behind
+        from aqt.active.strategies import uncertainty_scores
+
+        served = [t["meta"]["aqt_score"] for t in ann.seen if "aqt_score" in t["meta"]]
+        cand = loop.candidates()
+        left = uncertainty_scores(strategy, loop.proba(cand))
+        assert len(served) == 75 and np.mean(served) > np.quantile(left, 0.75)

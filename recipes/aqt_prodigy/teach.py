@@ -311,7 +311,7 @@ class TeachLoop:
             self.picked[i] = {"aqt_pick": "reviewed-keep"}
             self._mark_sent(i)
             out.append(i)
-        for _ in range(20):
+        while True:  # each round sends or flags at least one candidate, so this ends
             need = self.batch_size - len(out)
             cand = self.candidates()
             cand = cand[~np.isin(cand, out)]
