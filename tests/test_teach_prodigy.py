@@ -236,8 +236,12 @@ def test_spacy_model_updates_with_nlp_update(prodigy_home, tmp_path):
     ann.annotate(ctrl, max_answers=20)
     assert loop.fitted
     nlp = loop.model.nlp_
+    probe = [r["text"] for r in pool_rows()[1][:50]]
+    before = loop.model.predict_proba(probe)
     ann.annotate(ctrl, max_answers=40)
     assert loop.model.nlp_ is nlp and loop.n_trained_on >= 55  # updated in place, not refitted
+    assert len(loop.trained) == loop.n_trained_on
+    assert np.abs(loop.model.predict_proba(probe) - before).max() > 0.01  # and it learnt
     seen = [t["meta"]["aqt_item"] for t in ann.seen]
     assert len(seen) == len(set(seen)) and not [i for i in seen if i.startswith("empty")]
     assert all("aqt_score" in t["meta"] for t in ann.seen if t["meta"]["aqt_pick"] == "uncertain")

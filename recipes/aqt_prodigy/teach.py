@@ -154,6 +154,7 @@ class TeachLoop:
         self.recalibrator: Any = None
         self.history: list[dict] = []
         self.n_trained_on = 0
+        self.trained: set[int] = set()  # pool indices the model has learnt from
 
     # -- state from earlier runs -----------------------------------------------------------
     def restore(self, answered: list[dict], queue: list[dict]) -> None:
@@ -219,6 +220,7 @@ class TeachLoop:
             else:
                 self.model.fit_vectors(self.X[lab], y)
             self.fitted, self.n_trained_on = True, len(lab)
+            self.trained = set(lab)
         skipped = [self.answers[i] is None for i in done]
         if done:
             self.skip_model.fit_features(self.review.skip_features[done], skipped)
@@ -239,7 +241,7 @@ class TeachLoop:
         from spacy.training import Example
 
         classes = [str(c) for c in self.model.classes_]
-        new = list(zip(lab, y))[self.n_trained_on :]
+        new = [(i, t) for i, t in zip(lab, y) if i not in self.trained]
         examples = [
             Example.from_dict(
                 nlp.make_doc(self.texts[i]), {"cats": {c: float(c == t) for c in classes}}
