@@ -154,3 +154,22 @@ def test_selection_review_view_filters_on_the_reason_field():
          "value": False}
     ]  # fmt: skip
     assert view["ordering"] == ["tasks:predictions_score"]
+
+
+def test_clearing_a_reason_keeps_a_pending_agreement_flag(tmp_path, lang_file):
+    """The review writes the whole data object: a low-agreement flag not yet synced is kept."""
+    fake = FakeLabelStudio()
+    expected = planted_project(fake)
+    backend = Backend(Settings(data_dir=tmp_path / "d", background=False), api=fake)
+    reconcile(backend, 1)
+    train_project(backend, 1)
+    dup = max(expected)
+    fake.tasks[dup]["annotations"] = [
+        annotation_obj(5000, dup, 3, "Negative", t=5000),
+        annotation_obj(5001, dup, 4, "Positive", t=5001),
+    ]
+    reconcile(backend, 1)  # the flag is set in the store; sync_flags has not run yet
+    assert "aqt_status" not in fake.tasks[dup]["data"]
+    review_project(backend, 1)
+    data = fake.tasks[dup]["data"]
+    assert data.get("aqt_status") == "needs_adjudication" and "aqt_review" not in data

@@ -25,7 +25,9 @@ from typing import Any
 
 from aqt.errors import InputError
 
+from aqt_labelstudio.lsapi import STATUS_FIELD
 from aqt_labelstudio.model import choices_controls, task_text
+from aqt_labelstudio.service import OK
 
 __all__ = [
     "LANGUAGE_SAMPLES_ENV",
@@ -177,6 +179,13 @@ def review_project(backend: Any, project: int) -> dict[str, int]:
         if want == have:
             continue
         current = dict(backend.store.task_data(task) or data)
+        # the whole data object is written: carry the agreement flag as sync_flags would write it,
+        # so a flag sync running at the same time is never undone
+        flag = backend.store.query("SELECT status FROM flags WHERE task=?", (task,))
+        if flag and flag[0][0] == OK:
+            current.pop(STATUS_FIELD, None)
+        elif flag:
+            current[STATUS_FIELD] = flag[0][0]
         if want is None:
             current.pop(REVIEW_FIELD, None)
         else:
