@@ -298,7 +298,7 @@ def test_webhook_events_arrive_once_with_the_secret(ls_server, client, project, 
     assert calls[0]["body"]["annotation"]["completed_by"] == ls_server.annotators[0].id
 
 
-def test_views_filter_on_task_status_and_order_by_prediction_score(
+def test_views_filter_on_aqt_fields_and_order_by_prediction_score(
     ls_server, client, project, backend
 ) -> None:
     result = ls_cli(ls_server, *connect_args(project, backend, "--json"))
@@ -335,8 +335,16 @@ def test_views_filter_on_task_status_and_order_by_prediction_score(
                 ],
             },
         )
+    # the selection review view lists only tasks the backend flagged (data.aqt_review holds the
+    # reason), least confident first
+    reasons = {ids[0]: "empty text", ids[2]: "language: de", ids[3]: "duplicate of task 1"}
+    tasks = client.request("GET", "api/tasks/", params={"project": project})["tasks"]
+    for task in tasks:
+        if task["id"] in reasons:
+            data = {**task["data"], "aqt_review": reasons[task["id"]]}
+            client.request("PATCH", f"api/tasks/{task['id']}/", json_body={"data": data})
     order = client.view_task_ids(project, views["aqt: selection review"])
-    assert order == sorted(ids, key=scores.__getitem__)
+    assert order == sorted(reasons, key=scores.__getitem__)
 
 
 # ------------------------------------------------------------------------------ errors
