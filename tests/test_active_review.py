@@ -183,3 +183,14 @@ def test_skip_model_learns_from_skipped_items() -> None:
     assert (p[:100] >= 0.5).mean() <= 0.05
     untrained = SkipModel().fit(clean[:5], rev.lm_scores[:5], [False] * 5)
     assert not untrained.predict_skip(clean[:3], rev.lm_scores[:3]).any()
+
+
+def test_language_reason_without_samples_reads_as_plain_text() -> None:
+    # without other-language samples the check can only say "other"; the reason is plain text
+    clean = clean_texts(300)
+    fr = foreign(20)
+    texts = clean[:100] + fr["de"][:10] + fr["es"][:10]
+    out = review_selection(texts, [str(i) for i in range(len(texts))], reference_texts=clean)
+    lang = [r for _, rs in out for r in rs if r.startswith("language_mismatch")]
+    assert lang
+    assert all(r == "language_mismatch: looks like 'other'" for r in lang)

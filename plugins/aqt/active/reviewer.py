@@ -159,7 +159,7 @@ class SelectionReview:
             )
         else:
             low = np.nan_to_num(self.lm_scores, nan=0.0) < med - config.language_drop
-            self.language = np.where(ok & low, "other", "")
+            self.language = np.where(ok & low, "other", "").astype(object)
         self.keys = exact_keys(self.texts)
         self.signatures = minhash_signatures(self.texts)
         self.vectors = vectors if off_task else None
