@@ -139,7 +139,7 @@ def plan_export(
     if not labs:
         raise UsageError(
             f"No item has a final label ({len(final.unresolved)} unresolved).",
-            fix="Adjudicate the disagreements (aqt adjudicate) or lower --min-confidence.",
+            fix="Adjudicate the disagreements (prodigy aqt.adjudicate, or a ground-truth annotation in Label Studio) or lower --min-confidence.",
         )
     ids = [f.item for f in labs]
     texts = [f.text or str(meta.get(f.item, {}).get("text") or "") for f in labs]

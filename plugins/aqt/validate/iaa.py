@@ -65,7 +65,7 @@ def find_low_agreement(
                 sorted(worst),
                 f"Final agreement {shown} on {n} items is below the threshold {threshold}.",
                 "Revise the guidelines on the confused labels, re-calibrate and re-annotate the "
-                "disagreements (aqt calibrate, aqt adjudicate), or lower alpha_gate with a reason.",
+                "disagreements (aqt calibrate gate, prodigy aqt.adjudicate), or lower alpha_gate with a reason.",
             )
         ]
     if value < target or (ci and ci[0] < threshold):

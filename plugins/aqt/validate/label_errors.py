@@ -145,7 +145,7 @@ def find_label_errors(
             )
         ]
     fix = (
-        "Re-adjudicate the listed items (aqt adjudicate), worst first; fix the guideline if one "
+        "Re-adjudicate the listed items (prodigy aqt.adjudicate, or ground truth in Label Studio), worst first; fix the guideline if one "
         "label pair dominates."
     )
     return summary, [Finding(CHECK, sev, item_ids, msg, fix)]
