@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 
-import aqt_labelstudio.calibrate  # noqa: F401  (registers `aqt ls calibrate`)
 import lsserver
 import numpy as np
 import pytest

@@ -388,3 +388,6 @@ def connect_cmd(
             "AQT_WEBHOOK_SECRET) here and on the backend.",
             err=True,
         )
+
+
+from aqt_labelstudio import calibrate as _calibrate  # noqa: F401  (registers `aqt ls calibrate`)
