@@ -11,7 +11,7 @@ from aqt.config import Thresholds
 from aqt.monitoring import QualityMonitor
 
 LABELS = ["Positive", "Negative", "Neutral"]
-#: the drift bound stated in docs/calibration.md: with gold at 20% of tasks and the default
+#: the drift bound stated in the Calibration section of README.md: with gold at 20% of tasks and the default
 #: window of 15 gold answers, a random annotator is flagged within 100 of their own answers
 FLAG_BOUND = 100
 SWITCH = 200

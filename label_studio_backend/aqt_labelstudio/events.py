@@ -44,7 +44,7 @@ KNOWN_ACTIONS = (
     "TASKS_CREATED", "TASKS_DELETED", "PROJECT_CREATED", "PROJECT_UPDATED", "PROJECT_DELETED",
     "START_TRAINING",
 )  # fmt: skip
-_FIX = "Send the payload Label Studio sends (see docs/backend.md, 'Webhook payloads')."
+_FIX = "Send the payload Label Studio sends (see 'Connect in Label Studio' in README.md)."
 
 
 def as_int(value: Any, where: str) -> int:

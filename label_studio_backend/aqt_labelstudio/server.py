@@ -40,7 +40,7 @@ def main(host: str, port: int, workers: int, log_level: str, access_log: bool) -
     """Serve the aqt ML backend for Label Studio (agreement, flags, predictions).
 
     Configure it with environment variables (LABEL_STUDIO_URL, LABEL_STUDIO_API_KEY, AQT_DATA_DIR,
-    AQT_WEBHOOK_SECRET, ...; see docs/backend.md), then paste its URL into the project's
+    AQT_WEBHOOK_SECRET, ...; see 'Connect in Label Studio' in README.md), then paste its URL into the project's
     Settings > Model, or run `aqt ls connect`.
 
     Example: AQT_DATA_DIR=./aqt-data aqt-backend --port 9090 --workers 2

@@ -1,7 +1,7 @@
 """The one module that touches Prodigy's API.
 
 Everything aqt's recipes import from Prodigy comes through here, so a change in Prodigy is fixed in
-one place. Verified in public code for Prodigy 1.12-1.17 (see docs/prodigy.md): ``prodigy.recipe``,
+one place. Verified in public code for Prodigy 1.12-1.17 (see the Prodigy section of README.md): ``prodigy.recipe``,
 ``prodigy.core.Arg``, ``prodigy.components.db.connect`` with ``get_dataset_examples``,
 ``add_dataset`` and ``add_examples(examples, datasets=[...])``, ``prodigy.util.msg`` (a wasabi
 printer) and ``prodigy.util.set_hashes``; the components ``dataset``, ``stream``, ``view_id``,
