@@ -30,6 +30,7 @@ from aqt_labelstudio.model import (
     majority_labels,
     task_text,
 )
+from aqt_labelstudio.quality import LiveQuality, annotator_report
 from aqt_labelstudio.settings import Settings
 from aqt_labelstudio.store import Store, Tx
 
@@ -47,6 +48,7 @@ class Backend:
         self.settings = settings
         self.store = Store(settings.data_dir)
         self.live = LiveAgreement(self.store)
+        self.quality = LiveQuality(self.store, settings.thresholds)
         self.api = api
         if api is None and settings.can_call_label_studio:
             self.api = LabelStudioAPI(settings.label_studio_url, settings.api_key)
@@ -213,7 +215,11 @@ class Backend:
         """Live agreement of every control of ``project`` plus flags and annotators below threshold."""
         th = self.settings.thresholds
         controls = {}
+        monitors = {}
         for control, kind in self.store.controls(project):
+            monitor = self.quality.monitor(project, control, kind)
+            if monitor is not None:
+                monitors[control] = monitor
             entry = self.live.state(project, control) if kind in _LIVE_KINDS else None
             if entry is None:
                 controls[control] = {
@@ -249,6 +255,7 @@ class Backend:
                 "annotators_below_threshold": below,
             }
         flags = self.store.flags(project)
+        people = annotator_report(monitors)
         return {
             "project": project,
             "thresholds": {
@@ -257,6 +264,8 @@ class Backend:
                 "min_shared_items": th.min_shared_items,
             },
             "controls": controls,
+            "annotators": people,
+            "flagged_annotators": [a for a, d in people.items() if d["flagged"]],
             "needs_adjudication": [f["task"] for f in flags if f["status"] == NEEDS],
             "adjudicated": [f["task"] for f in flags if f["status"] == ADJUDICATED],
             "tasks": flags,

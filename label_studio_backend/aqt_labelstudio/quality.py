@@ -1,0 +1,136 @@
+"""Per-annotator drift from webhook events: an :class:`aqt.monitoring.QualityMonitor` per
+(project, control), rebuilt from the store.
+
+The monitor is order-dependent (sliding windows of the last answers), so it is replayed from the
+store in the order the judgements first arrived (the first ``changes`` sequence number of each
+(task, annotator)), with each judgement's current value. A task that has a ground-truth annotation
+(an adjudicator's decision, or a gold task marked in Label Studio) is a gold item: the annotators'
+judgements on it are compared with the ground truth instead of with each other. The replay is cached
+per process and redone only when the control's change log or its ground truth moved, so a read of
+``/agreement/{project}`` between events costs two indexed SELECTs.
+
+Only nominal controls (choice, binary, pairwise) are monitored: the monitor's windows use
+Brennan-Prediger kappa over the label set, which is a nominal statistic.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from aqt.config import Thresholds
+from aqt.monitoring import QualityMonitor
+from aqt.records import natural_key
+
+from aqt_labelstudio.live import LEVEL_BY_KIND, decode
+from aqt_labelstudio.model import choices_controls
+from aqt_labelstudio.store import Store
+
+__all__ = ["LiveQuality", "annotator_report"]
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "|".join(str(v) for v in value)
+    return str(value)
+
+
+class LiveQuality:
+    """Thread-safe cache of one :class:`QualityMonitor` per (project, control) for one process."""
+
+    def __init__(self, store: Store, thresholds: Thresholds) -> None:
+        self.store = store
+        self.thresholds = thresholds
+        self._cache: dict[tuple[int, str], tuple[tuple, QualityMonitor]] = {}
+        self._lock = threading.Lock()
+
+    def monitor(self, project: int, control: str, kind: str) -> QualityMonitor | None:
+        """The control's monitor, current as of now; None for a non-nominal control."""
+        if LEVEL_BY_KIND.get(kind, "nominal") != "nominal":
+            return None
+        key = (project, control)
+        with self._lock, self.store.read() as c:
+            seq = c.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE project=? AND control=?",
+                (project, control),
+            ).fetchone()[0]
+            gold_rows = c.execute(
+                "SELECT a.task, j.kind, j.value FROM annotations a JOIN judgements j "
+                "ON j.annotation=a.annotation WHERE a.project=? AND j.control=? "
+                "AND a.ground_truth=1 AND a.cancelled=0 "
+                "ORDER BY a.task, COALESCE(a.updated_at, 0), a.annotation",
+                (project, control),
+            ).fetchall()
+            config = c.execute(
+                "SELECT label_config FROM projects WHERE project=?", (project,)
+            ).fetchone()
+            signature = (seq, tuple(gold_rows), config[0] if config else None)
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == signature:
+                return hit[1]
+            rows = c.execute(
+                "SELECT e.task, e.annotator, e.kind, e.value, MIN(c.seq) AS first FROM effective e "
+                "JOIN changes c ON c.project=e.project AND c.control=e.control AND c.task=e.task "
+                "AND c.annotator=e.annotator WHERE e.project=? AND e.control=? "
+                "GROUP BY e.task, e.annotator ORDER BY first, e.task, e.annotator",
+                (project, control),
+            ).fetchall()
+        gold = {str(t): _label(decode(k, v)) for t, k, v in gold_rows}  # latest per task wins
+        categories = None
+        for ctl in choices_controls(config[0] if config else None):
+            if ctl.name == control:
+                categories = sorted(set(ctl.choices) | set(gold.values()))
+        if categories is not None:
+            seen = {_label(decode(k, v)) for _, _, k, v, _ in rows}
+            categories = sorted(set(categories) | seen)
+        mon = QualityMonitor(thresholds=self.thresholds, gold=gold, categories=categories)
+        for task, annotator, k, v, _ in rows:
+            mon.observe(str(task), annotator, _label(decode(k, v)), gold=str(task) in gold)
+        with self._lock:
+            self._cache[key] = (signature, mon)
+        return mon
+
+    def forget(self, project: int | None = None) -> None:
+        with self._lock:
+            for key in [k for k in self._cache if project is None or k[0] == project]:
+                del self._cache[key]
+
+
+def annotator_report(monitors: dict[str, QualityMonitor]) -> dict[str, Any]:
+    """Per annotator, per control: agreement with peers and gold, window figures, flag reason.
+
+    ``flagged`` is None for an annotator no control flags, else ``"CONTROL: reason"`` for the first
+    flagging control (by name); ``flagged_at_answer`` is that annotator's answer count then.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for control in sorted(monitors):
+        status = monitors[control].status()
+        windows = {}
+        for p in status["pairs"]:
+            windows.setdefault(p["a"], {})[p["b"]] = p
+            windows.setdefault(p["b"], {})[p["a"]] = p
+        for name, a in status["annotators"].items():
+            entry = out.setdefault(
+                name, {"controls": {}, "flagged": None, "flagged_at_answer": None}
+            )
+            entry["controls"][control] = {
+                "answers": a["answers"],
+                "peers": a["peers"],
+                "gold": a["gold"],
+                "peer_windows": [
+                    {
+                        "peer": peer,
+                        "window_n": p["window_n"],
+                        "window_bp_kappa": p["window_bp_kappa"],
+                    }
+                    for peer, p in sorted(
+                        windows.get(name, {}).items(), key=lambda kv: natural_key(kv[0])
+                    )
+                ],
+                "window": status["window"],
+                "flag": a["flag"],
+            }
+            if a["flag"] and entry["flagged"] is None:
+                entry["flagged"] = f"{control}: {a['flag']['reason']}"
+                entry["flagged_at_answer"] = a["flag"]["at_answer"]
+    return {k: out[k] for k in sorted(out, key=natural_key)}
