@@ -344,6 +344,15 @@ def _write(do, out: Path) -> None:
     metavar="PASSWORD",
     help="Its password [env AQT_BASIC_AUTH_PASSWORD].",
 )
+@click.option(
+    "--overlap-share",
+    type=float,
+    default=None,
+    metavar="F",
+    help="Share of tasks (0-1) that get more than one annotator (Label Studio's "
+    "overlap_cohort_percentage = round(F*100), with maximum_annotations >= 2); "
+    "default: left as it is.",
+)
 @click.option("--json", "json_out", is_flag=True, help="Print what was done as JSON.")
 @click.pass_obj
 def connect_cmd(
@@ -354,11 +363,15 @@ def connect_cmd(
     webhook_secret: str | None,
     basic_auth_user: str | None,
     basic_auth_password: str | None,
+    overlap_share: float | None,
     json_out: bool,
 ) -> None:
     """Connect a project to the aqt backend: the ML backend, one webhook with the secret header,
     uncertainty sampling, annotations per task, and the Data Manager views
     "aqt: needs adjudication" and "aqt: selection review". Running it again changes nothing.
+
+    With --overlap-share 0.1, a tenth of the tasks go to a second annotator, so the backend can
+    follow each annotator's agreement with peers (GET /agreement/PROJECT, "annotators").
 
     Example: aqt ls connect --project 3 --backend-url http://localhost:9090 --annotations-per-task 3
     """
@@ -375,6 +388,7 @@ def connect_cmd(
             if basic_auth_user or basic_auth_password
             else None
         ),
+        overlap_share=overlap_share,
     )
     if json_out:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))

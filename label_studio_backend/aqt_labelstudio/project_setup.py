@@ -10,6 +10,9 @@ What a connected project has, exactly once each:
   once and never without the secret;
 - ``sampling = "Uncertainty sampling"`` (accepted through the API in Community, though its UI shows
   the option as Enterprise-only) and, if asked, ``maximum_annotations``;
+- if asked (``overlap_share``), ``overlap_cohort_percentage`` = round(share * 100) with
+  ``maximum_annotations`` at least 2: that share of tasks is routed to more than one annotator, so
+  the backend can follow each annotator's agreement with peers during full-scale work;
 - the Data Manager views in :data:`VIEWS`.
 
 Running it again changes nothing; duplicates (same backend URL, same webhook URL, same view title)
@@ -134,6 +137,7 @@ def connect_project(
     annotations_per_task: int | None = None,
     webhook_secret: str | None = None,
     basic_auth: tuple[str, str] | None = None,
+    overlap_share: float | None = None,
 ) -> ConnectResult:
     """Register the aqt backend, its webhook, uncertainty sampling and the views on a project.
 
@@ -154,6 +158,11 @@ def connect_project(
         ``/predict``, training); ``None`` connects without authentication. Webhooks never carry
         basic auth; the backend accepts the secret header there. The password is write-only in
         Label Studio, so a backend that already has this user and a password keeps its password.
+    overlap_share
+        Share of tasks (0 to 1) Label Studio gives to more than one annotator: sets
+        ``overlap_cohort_percentage`` to ``round(overlap_share * 100)`` and ``maximum_annotations``
+        to ``annotations_per_task``, or to at least 2 when that is not given. ``None`` leaves both
+        as they are.
     """
     backend_url = _norm_url(backend_url)
     if not backend_url.startswith(("http://", "https://")):
@@ -167,6 +176,18 @@ def connect_project(
             f"--annotations-per-task must be at least 1, got {annotations_per_task}.",
             fix="Pass the number of annotators each task should get, e.g. 3.",
         )
+    if overlap_share is not None:
+        if not 0.0 <= overlap_share <= 1.0:
+            raise UsageError(
+                f"--overlap-share must be between 0 and 1, got {overlap_share}.",
+                fix="Pass the share of tasks to double-annotate, e.g. --overlap-share 0.1.",
+            )
+        if annotations_per_task is not None and annotations_per_task < 2:
+            raise UsageError(
+                f"--overlap-share needs at least 2 annotations per task, got "
+                f"--annotations-per-task {annotations_per_task}.",
+                fix="Pass --annotations-per-task 2 (or more), or leave it out.",
+            )
     if basic_auth is not None and not (basic_auth[0] and basic_auth[1]):
         raise UsageError(
             "Basic auth needs both a user and a password.",
@@ -183,7 +204,7 @@ def connect_project(
         changes,
         stale={webhook_url(u) for u in old_urls},
     )
-    _ensure_settings(client, project, annotations_per_task, changes)
+    _ensure_settings(client, project, annotations_per_task, changes, overlap_share)
     views = {
         title: _ensure_view(client, project_id, title, data, changes)
         for title, data in VIEWS.items()
@@ -303,10 +324,15 @@ def _ensure_settings(
     project: Mapping[str, Any],
     annotations_per_task: int | None,
     changes: list[tuple[str, str]],
+    overlap_share: float | None = None,
 ) -> None:
     desired: dict[str, Any] = {"sampling": UNCERTAINTY_SAMPLING}
     if annotations_per_task is not None:
         desired["maximum_annotations"] = int(annotations_per_task)
+    if overlap_share is not None:
+        current = int(project.get("maximum_annotations") or 1)
+        desired["maximum_annotations"] = max(desired.get("maximum_annotations", current), 2)
+        desired["overlap_cohort_percentage"] = round(overlap_share * 100)
     patch = {k: v for k, v in desired.items() if project.get(k) != v}
     label = ", ".join(f"{k}={v!r}" for k, v in desired.items())
     if patch:
