@@ -116,3 +116,23 @@ def test_gold_arriving_later_reclassifies_the_task(tmp_path):
     assert after["2"]["controls"]["sentiment"]["gold"]["agreement"] == 1.0
     assert after["3"]["controls"]["sentiment"]["gold"]["agreement"] == 0.0
     assert after["2"]["flagged"] is None and after["3"]["flagged"] is None
+
+
+def test_tasks_only_a_flagged_annotator_answered_need_reannotation_until_someone_else_does(
+    tmp_path,
+):
+    settings = Settings(data_dir=tmp_path / "data", background=False)
+    events = simulate(0)
+    with TestClient(create_app(settings)) as client:
+        post_all(client, events)
+        got = client.get("/agreement/1").json()
+        assert got["flagged_annotators"] == [str(DRIFTER)]
+        users = {}
+        for e in events:
+            users.setdefault(e["task"]["id"], set()).add(e["annotation"]["completed_by"])
+        solo = sorted(t for t, u in users.items() if u == {DRIFTER} and t < 10_000)
+        assert solo and got["needs_reannotation"] == solo
+        # a reliable annotator answers the first of them: it leaves the list
+        post_all(client, [created(99_999, solo[0], 2, "Positive", t=99_999)])
+        again = client.get("/agreement/1").json()
+    assert again["needs_reannotation"] == solo[1:]

@@ -26,7 +26,7 @@ from aqt_labelstudio.live import LEVEL_BY_KIND, decode
 from aqt_labelstudio.model import choices_controls
 from aqt_labelstudio.store import Store
 
-__all__ = ["LiveQuality", "annotator_report"]
+__all__ = ["LiveQuality", "annotator_report", "needs_reannotation"]
 
 
 def _label(value: Any) -> str:
@@ -134,3 +134,22 @@ def annotator_report(monitors: dict[str, QualityMonitor]) -> dict[str, Any]:
                 entry["flagged"] = f"{control}: {a['flag']['reason']}"
                 entry["flagged_at_answer"] = a["flag"]["at_answer"]
     return {k: out[k] for k in sorted(out, key=natural_key)}
+
+
+def needs_reannotation(store: Store, project: int, flagged: list[str]) -> list[int]:
+    """Tasks of ``project`` whose only judgements came from flagged annotators, sorted.
+
+    A task with a ground-truth annotation is decided and left out; a task leaves the list as soon
+    as an annotator who is not flagged answers it.
+    """
+    if not flagged:
+        return []
+    marks = ",".join("?" * len(flagged))
+    rows = store.query(
+        "SELECT e.task FROM effective e WHERE e.project=? GROUP BY e.task "
+        f"HAVING SUM(e.annotator NOT IN ({marks}))=0 AND NOT EXISTS ("
+        "SELECT 1 FROM annotations a WHERE a.task=e.task AND a.ground_truth=1 "
+        "AND a.cancelled=0) ORDER BY e.task",
+        (project, *flagged),
+    )
+    return [int(r[0]) for r in rows]

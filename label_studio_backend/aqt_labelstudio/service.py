@@ -30,7 +30,7 @@ from aqt_labelstudio.model import (
     majority_labels,
     task_text,
 )
-from aqt_labelstudio.quality import LiveQuality, annotator_report
+from aqt_labelstudio.quality import LiveQuality, annotator_report, needs_reannotation
 from aqt_labelstudio.settings import Settings
 from aqt_labelstudio.store import Store, Tx
 
@@ -256,6 +256,7 @@ class Backend:
             }
         flags = self.store.flags(project)
         people = annotator_report(monitors)
+        flagged = [a for a, d in people.items() if d["flagged"]]
         return {
             "project": project,
             "thresholds": {
@@ -265,7 +266,8 @@ class Backend:
             },
             "controls": controls,
             "annotators": people,
-            "flagged_annotators": [a for a, d in people.items() if d["flagged"]],
+            "flagged_annotators": flagged,
+            "needs_reannotation": needs_reannotation(self.store, project, flagged),
             "needs_adjudication": [f["task"] for f in flags if f["status"] == NEEDS],
             "adjudicated": [f["task"] for f in flags if f["status"] == ADJUDICATED],
             "tasks": flags,
