@@ -143,6 +143,21 @@ class Annotation:
     annotation_id: str | None = None
     text: str | None = None
 
+    def row(self) -> tuple:
+        """The record's fields in the order of :data:`TABLE_COLUMNS`; values stay Python objects."""
+        return (
+            self.item,
+            self.annotator,
+            self.value,
+            self.kind,
+            self.control,
+            self.timestamp,
+            self.guideline_version,
+            self.source,
+            self.annotation_id,
+            self.text,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "item": self.item,
@@ -372,22 +387,7 @@ class AnnotationTable:
         """One row per record with the columns of :data:`TABLE_COLUMNS`; values stay Python objects."""
         import pandas as pd
 
-        rows = [
-            (
-                r.item,
-                r.annotator,
-                r.value,
-                r.kind,
-                r.control,
-                r.timestamp,
-                r.guideline_version,
-                r.source,
-                r.annotation_id,
-                r.text,
-            )
-            for r in self.records
-        ]
-        frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+        frame = pd.DataFrame([r.row() for r in self.records], columns=list(TABLE_COLUMNS))
         frame.attrs["skipped"] = dict(self.skipped)
         return frame
 

@@ -40,19 +40,7 @@ def _label_text(kind: str, value: Any) -> str:
 
 
 def _rows_for_write(table: AnnotationTable) -> Iterator[tuple]:
-    for r in table.records:
-        yield (
-            r.item,
-            r.annotator,
-            r.value,
-            r.kind,
-            r.control,
-            r.timestamp,
-            r.guideline_version,
-            r.source,
-            r.annotation_id,
-            r.text,
-        )
+    return (r.row() for r in table.records)
 
 
 def write_table(table: AnnotationTable, path: str | Path) -> None:
