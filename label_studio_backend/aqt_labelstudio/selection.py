@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from aqt import sources
 from aqt.errors import InputError
 
 from aqt_labelstudio.lsapi import STATUS_FIELD
@@ -59,21 +60,7 @@ def language_samples(path: str | os.PathLike | None = None) -> dict[str, list[st
             f"{LANGUAGE_SAMPLES_ENV} names {str(p)!r}, which is not a file.",
             fix=f"Point {LANGUAGE_SAMPLES_ENV} at a JSONL file of {{text, lang}} lines, or unset it.",
         )
-    out: dict[str, list[str]] = {}
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            row = None
-        if not isinstance(row, dict) or not row.get("text") or not row.get("lang"):
-            raise InputError(
-                f"{p} line {n}: expected {{'text': ..., 'lang': ...}}, got {line[:80]!r}.",
-                fix="Give every sample its text and language code.",
-            )
-        out.setdefault(str(row["lang"]), []).append(str(row["text"]))
-    return out or None
+    return sources.read_language_samples(p) or None
 
 
 _PATTERNS = (

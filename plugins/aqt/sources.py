@@ -21,7 +21,7 @@ from typing import Any
 
 from aqt.errors import InputError, collect_problems, truncate
 
-__all__ = ["SourceItem", "field_value", "read_source_items", "text_hash"]
+__all__ = ["SourceItem", "field_value", "read_language_samples", "read_source_items", "text_hash"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,24 @@ def read_source_items(path: str | Path) -> list[SourceItem]:
     if not items:
         raise InputError(f"Data source {p} holds no items.", fix="Pass a file with texts.")
     return items
+
+
+def read_language_samples(path: str | Path) -> dict[str, list[str]]:
+    """``{lang: [texts]}`` from an existing JSONL file of ``{"text": ..., "lang": ...}`` lines
+    (reference text for the selection-review language check); blank lines are skipped."""
+    p = Path(path)
+    out: dict[str, list[str]] = {}
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict) or not row.get("lang") or not row.get("text"):
+            raise InputError(
+                f'{p} line {n}: expected {{"text": ..., "lang": ...}}, got {line[:80]!r}.',
+                fix="Give every sample its text and language code.",
+            )
+        out.setdefault(str(row["lang"]), []).append(str(row["text"]))
+    return out

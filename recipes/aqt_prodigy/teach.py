@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+from aqt import sources
 from aqt.errors import AqtError, InputError, UsageError
 
 from aqt_prodigy._compat import Arg, connect, fail, msg, recipe, set_hashes
@@ -102,24 +103,10 @@ def read_pool(path: str | Path) -> tuple[list[str], list[str], list[dict]]:
 
 def read_language_samples(path: str | Path) -> dict[str, list[str]]:
     """``{lang: [texts]}`` from a JSONL file of ``{"text": ..., "lang": ...}`` lines."""
-    out: dict[str, list[str]] = {}
     p = Path(path)
     if not p.is_file():
         raise InputError(f"No language samples at {str(p)!r}.", fix="Check the --languages path.")
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            row = None
-        if not isinstance(row, dict) or not row.get("lang") or not row.get("text"):
-            raise InputError(
-                f'{p} line {n}: expected {{"text": ..., "lang": ...}}, got {line[:80]!r}.',
-                fix="Give every sample its text and language code.",
-            )
-        out.setdefault(str(row["lang"]), []).append(str(row["text"]))
-    return out
+    return sources.read_language_samples(p)
 
 
 class TeachLoop:
