@@ -12,7 +12,6 @@ version, so the gate matches answers to the manifest.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -202,15 +201,8 @@ def calibrate(
     Example: aqt ls calibrate --project 3 --size 80 --annotators a@x.org,b@x.org,c@x.org
     """
     from aqt.calibration import read_manifest, write_manifest
-    from aqt.calibration_report import (
-        discussion_sheet,
-        render_gate_html,
-        render_gate_json,
-        render_gate_markdown,
-        render_gate_text,
-    )
+    from aqt.cli.calibrate import emit_gate
     from aqt.edgecases import load_catalogue
-    from aqt.fileio import atomic_write_text
     from aqt.guidelines import read_guidelines
 
     client = conn.client()
@@ -239,21 +231,4 @@ def calibrate(
         client, project, m, annotators, edge_cases=catalogue, guidelines=guide,
         threshold=threshold, ci=ci, control=control,
     )  # fmt: skip
-    d = result.to_dict()
-    if html:
-        atomic_write_text(html, render_gate_html(d))
-    if sheet:
-        atomic_write_text(sheet, discussion_sheet(d))
-    if gold and result.status == "PASS":
-        atomic_write_text(
-            gold, "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in d["gold"])
-        )
-    if json_out:
-        click.echo(render_gate_json(d))
-    elif md_out:
-        click.echo(render_gate_markdown(d), nl=False)
-    else:
-        click.echo(render_gate_text(d), nl=False)
-    if result.exit_code:
-        click.echo(f"Gate FAIL. Next step: {result.next_step}", err=True)
-        click.get_current_context().exit(result.exit_code)
+    emit_gate(result, json_out=json_out, md_out=md_out, html=html, sheet=sheet, gold=gold)

@@ -147,16 +147,8 @@ def gate(
     """
     from aqt.calibration import batch_items, read_manifest
     from aqt.calibration_gate import calibration_gate
-    from aqt.calibration_report import (
-        discussion_sheet,
-        render_gate_html,
-        render_gate_json,
-        render_gate_markdown,
-        render_gate_text,
-    )
     from aqt.edgecases import load_catalogue, read_source_items
     from aqt.errors import UsageError
-    from aqt.fileio import atomic_write_text
     from aqt.formats import read_annotations
     from aqt.guidelines import read_guidelines
 
@@ -176,11 +168,39 @@ def gate(
         ci=ci,
         seed=seed,
     )
+    texts = {it.id: it.text for it in items or ()}
+    emit_gate(
+        result, json_out=json_out, md_out=md_out, html=html, sheet=sheet, gold=gold, texts=texts
+    )
+
+
+def emit_gate(
+    result,
+    *,
+    json_out: bool,
+    md_out: bool,
+    html: Path | None,
+    sheet: Path | None,
+    gold: Path | None,
+    texts: dict[str, str] | None = None,
+) -> None:
+    """Present a gate result: write the HTML report, the discussion sheet and (on PASS) the gold
+    items atomically, print the chosen format, and exit 3 with the next step on FAIL. Shared by
+    ``aqt calibrate gate`` and ``aqt ls calibrate --report``."""
+    from aqt.calibration_report import (
+        discussion_sheet,
+        render_gate_html,
+        render_gate_json,
+        render_gate_markdown,
+        render_gate_text,
+    )
+    from aqt.fileio import atomic_write_text
+
     d = result.to_dict()
     if html:
         atomic_write_text(html, render_gate_html(d))
     if sheet:
-        atomic_write_text(sheet, discussion_sheet(d, {it.id: it.text for it in items or ()}))
+        atomic_write_text(sheet, discussion_sheet(d, texts))
     if gold and result.status == "PASS":
         atomic_write_text(
             gold, "".join(json.dumps(g, ensure_ascii=False) + "\n" for g in d["gold"])
