@@ -8,20 +8,14 @@ ML backend and the webhook that ``aqt ls connect`` registers with the ``X-Aqt-Se
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import lsserver
 import pytest
 from aqt.adjudication import build_review_items
 from aqt.agreement import agreement_report
 from aqt.cli import cli
 from aqt.formats import read_labelstudio_tasks
+from backendproc import BackendProcess, wait_until
 from click.testing import CliRunner
 
 pytestmark = pytest.mark.labelstudio
@@ -55,70 +49,6 @@ def label_of(i: int, k: int) -> str:
     return LABELS[(i + ODD.get((i, k), 0)) % 3]
 
 
-def wait_until(check, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
-
-
-class BackendProcess:
-    """``aqt-backend`` with two workers, stopped by PID."""
-
-    def __init__(self, data_dir: Path, ls_url: str, api_key: str) -> None:
-        self.port = lsserver.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AQT_", "LABEL_STUDIO"))}
-        env.update(
-            {
-                "LABEL_STUDIO_URL": ls_url,
-                "LABEL_STUDIO_API_KEY": api_key,
-                "AQT_DATA_DIR": str(data_dir),
-                "AQT_WEBHOOK_SECRET": SECRET,
-                "AQT_TRAIN_DEBOUNCE": "0.5",
-                "AQT_RECONCILE_INTERVAL": "2",
-            }
-        )
-        exe = Path(sys.executable).with_name("aqt-backend")
-        self.log = data_dir / "backend.log"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [str(exe), "--port", str(self.port), "--workers", "2", "--log-level", "warning"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_until(self._healthy, 120, f"the backend on {self.url} (log {self.log})")
-
-    def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"aqt-backend exited: {self.log.read_text()[-2000:]}")
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def get(self, path: str) -> dict:
-        r = httpx.get(f"{self.url}{path}", timeout=30)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def admin(ls_server):
     from aqt_labelstudio.client import connect
@@ -129,7 +59,7 @@ def admin(ls_server):
 @pytest.fixture(scope="module")
 def backend(ls_server, tmp_path_factory):
     proc = BackendProcess(
-        tmp_path_factory.mktemp("aqt-backend"), ls_server.url, ls_server.admin.pat
+        tmp_path_factory.mktemp("aqt-backend"), ls_server.url, ls_server.admin.pat, secret=SECRET
     )
     yield proc
     proc.stop()

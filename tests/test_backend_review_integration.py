@@ -5,17 +5,11 @@ tasks, each with its reason in ``data.aqt_review``, least confident first."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import lsserver
 import pytest
 from aqt.cli import cli
+from backendproc import BackendProcess, wait_until
 from click.testing import CliRunner
 from test_active_helpers import foreign, garbled, language_samples, reviews
 
@@ -27,70 +21,20 @@ N_REVIEWS = 300
 N_LABELLED = 24
 
 
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
-
-
-class Backend:
-    """``aqt-backend`` (one worker) with other-language samples, stopped by its PID."""
-
-    def __init__(self, data_dir: Path, ls_url: str, api_key: str, samples: Path) -> None:
-        self.port = lsserver.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AQT_", "LABEL_STUDIO"))}
-        env.update(
-            {
-                "LABEL_STUDIO_URL": ls_url,
-                "LABEL_STUDIO_API_KEY": api_key,
-                "AQT_DATA_DIR": str(data_dir),
-                "AQT_WEBHOOK_SECRET": SECRET,
-                "AQT_TRAIN_DEBOUNCE": "0.5",
-                "AQT_RECONCILE_INTERVAL": "2",
-                "AQT_LANGUAGE_SAMPLES": str(samples),
-            }
-        )
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = data_dir / "backend.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [str(Path(sys.executable).with_name("aqt-backend")), "--port", str(self.port),
-                 "--workers", "1", "--log-level", "warning"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        wait_until(self._healthy, 120, f"the backend on {self.url}")
-
-    def _healthy(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"aqt-backend exited: {self.log.read_text()[-2000:]}")
-        try:
-            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def backend(ls_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("aqt-review-backend")
     samples = folder / "languages.jsonl"
     rows = [{"text": t, "lang": lang} for lang, texts in language_samples().items() for t in texts]
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    proc = Backend(folder / "data", ls_server.url, ls_server.admin.pat, samples)
+    proc = BackendProcess(
+        folder / "data",
+        ls_server.url,
+        ls_server.admin.pat,
+        secret=SECRET,
+        workers=1,
+        extra_env={"AQT_LANGUAGE_SAMPLES": str(samples)},
+    )
     yield proc
     proc.stop()
 
