@@ -22,6 +22,7 @@ from aqt.records import TABLE_COLUMNS, Annotation
 __all__ = [
     "PARQUET_MAGIC",
     "Progress",
+    "annotation_from_base",
     "check_file",
     "is_missing",
     "iter_jsonl",
@@ -307,3 +308,19 @@ def gc_paused(func: Callable) -> Callable:
                 gc.enable()
 
     return wrapper
+
+
+def annotation_from_base(base: tuple, value: Any, kind: str, control: str) -> Annotation:
+    """One record from a Label Studio reader's ``(item, annotator, timestamp, annotation id,
+    text)`` tuple and one control's value (shared by the JSON and the flat readers)."""
+    item, annotator, ts, aid, text = base
+    return Annotation(
+        item=item,
+        annotator=annotator,
+        value=value,
+        kind=kind,
+        control=control,
+        timestamp=ts,
+        annotation_id=aid,
+        text=text,
+    )

@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from aqt.errors import FormatError, InputError, collect_problems, truncate
-from aqt.formats._common import check_file, gc_paused, load_json_document, parse_timestamp
+from aqt.formats._common import (
+    annotation_from_base,
+    check_file,
+    gc_paused,
+    load_json_document,
+    parse_timestamp,
+)
 from aqt.records import Annotation, AnnotationTable, Span
 
 __all__ = [
@@ -166,11 +172,11 @@ def read_labelstudio_tasks(
             continue
         if kind == "spans":
             have_spans.add((base, fname))
-        records.append(_record(base, value, kind, fname))
+        records.append(annotation_from_base(base, value, kind, fname))
     for base in annotations_seen:
         for fname in sorted(span_controls):
             if (base, fname) not in have_spans:
-                records.append(_record(base, (), "spans", fname))
+                records.append(annotation_from_base(base, (), "spans", fname))
     collect_problems(problems, f"{name} has unreadable results", fix=_FIX)
     if not records and unsupported:
         raise InputError(
@@ -179,20 +185,6 @@ def read_labelstudio_tasks(
             fix="Compute agreement on a project with one of those control tags.",
         )
     return AnnotationTable.from_records(records, {"cancelled": cancelled, "ignored": 0})
-
-
-def _record(base: tuple, value: Any, kind: str, control: str) -> Annotation:
-    item, annotator, ts, aid, text = base
-    return Annotation(
-        item=item,
-        annotator=annotator,
-        value=value,
-        kind=kind,
-        control=control,
-        timestamp=ts,
-        annotation_id=aid,
-        text=text,
-    )
 
 
 def annotator_name(completed_by: Any, users: Mapping[int, str]) -> str | None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from aqt.errors import FormatError, InputError, UsageError, collect_problems, truncate
 from aqt.formats._common import (
+    annotation_from_base,
     check_file,
     gc_paused,
     is_missing,
@@ -38,7 +39,7 @@ from aqt.formats._common import (
     parse_timestamp,
     read_text,
 )
-from aqt.records import Annotation, AnnotationTable, normalize_value
+from aqt.records import AnnotationTable, normalize_value
 
 __all__ = [
     "BOOKKEEPING",
@@ -297,7 +298,7 @@ def _rows_to_table(
         for base in dict.fromkeys(base for base, _, _ in cells):
             cells.extend((base, c, ("spans", ())) for c in span_cols if (base, c) not in have)
     records = []
-    for (item, annotator, ts, aid, text), c, (k, value) in cells:
+    for base, c, (k, value) in cells:
         if kind is not None and kind != k:
             try:
                 value = normalize_value(kind, value)
@@ -309,18 +310,7 @@ def _rows_to_table(
             k = kind
         elif c in multi and k == "choice":
             k, value = "multichoice", frozenset([value])
-        records.append(
-            Annotation(
-                item=item,
-                annotator=annotator,
-                value=value,
-                kind=k,
-                control=c,
-                timestamp=ts,
-                annotation_id=aid,
-                text=text,
-            )
-        )
+        records.append(annotation_from_base(base, value, k, c))
     if not records:
         n_tasks = len({str(r.get("id")) for r in rows})
         raise InputError(
