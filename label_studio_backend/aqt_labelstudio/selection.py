@@ -26,9 +26,9 @@ from typing import Any
 from aqt import sources
 from aqt.errors import InputError
 
-from aqt_labelstudio.lsapi import STATUS_FIELD
+from aqt_labelstudio.lsapi import LabelStudioError
 from aqt_labelstudio.model import choices_controls, task_text
-from aqt_labelstudio.service import OK
+from aqt_labelstudio.taskdata import REVIEW_FIELD, write_task_fields
 
 __all__ = [
     "LANGUAGE_SAMPLES_ENV",
@@ -42,8 +42,6 @@ __all__ = [
 
 log = logging.getLogger("aqt.backend")
 
-#: task data field holding the selection-review reason; the Data Manager view filters on it
-REVIEW_FIELD = "aqt_review"
 LANGUAGE_SAMPLES_ENV = "AQT_LANGUAGE_SAMPLES"
 #: labelled tasks needed before they set the length limit and the off-task reference
 MIN_REFERENCE = 300
@@ -139,7 +137,12 @@ def review_reasons(
 
 def review_project(backend: Any, project: int) -> dict[str, int]:
     """Review the unlabelled tasks of ``project`` and write, or clear, ``aqt_review`` in Label
-    Studio and in the store; returns counts of ``flagged``, ``set`` and ``cleared`` tasks."""
+    Studio and in the store; returns counts of ``flagged``, ``set`` and ``cleared`` tasks.
+
+    The wanted reasons are recorded in the store (:meth:`Store.set_reviews`) before any task is
+    written, and each changed task goes through
+    :func:`~aqt_labelstudio.taskdata.write_task_fields`, which carries the task's current
+    agreement flag, so this and the flag sync never undo each other."""
     info = backend.store.project(project) or {}
     controls = choices_controls(info.get("label_config"))
     key = controls[0].text_key if controls else None
@@ -161,25 +164,19 @@ def review_project(backend: Any, project: int) -> dict[str, int]:
         other_languages=language_samples(),
     )
     changed = {"flagged": len(reasons), "set": 0, "cleared": 0}
+    # record every task's wanted reason first: a flag sync writing a task meanwhile carries it
+    wanted = {task: reasons.get(task) for task in datas}
+    backend.store.set_reviews(project, wanted)
     for task, data in datas.items():
-        want, have = reasons.get(task), data.get(REVIEW_FIELD)
-        if want == have:
+        want = wanted[task]
+        if want == data.get(REVIEW_FIELD):
             continue
-        current = dict(backend.store.task_data(task) or data)
-        # the whole data object is written: carry the agreement flag as sync_flags would write it,
-        # so a flag sync running at the same time is never undone
-        flag = backend.store.query("SELECT status FROM flags WHERE task=?", (task,))
-        if flag and flag[0][0] == OK:
-            current.pop(STATUS_FIELD, None)
-        elif flag:
-            current[STATUS_FIELD] = flag[0][0]
-        if want is None:
-            current.pop(REVIEW_FIELD, None)
-        else:
-            current[REVIEW_FIELD] = want
-        if backend.api is not None:
-            backend.api.set_task_data(task, current)
-        with backend.store.write() as tx:
-            tx.upsert_task(project, task, current)
+        # the whole data object is written, under the task's lock, with the current flag too
+        try:
+            write_task_fields(backend.store, backend.api, project, task)
+        except LabelStudioError as exc:
+            if exc.status == 404:  # the task is gone from Label Studio
+                continue
+            raise
         changed["cleared" if want is None else "set"] += 1
     return changed

@@ -13,11 +13,16 @@ Tables
 ``flags``         per task: ``needs_adjudication`` / ``adjudicated`` / ``ok``, and what Label Studio
                   was last told (``synced``)
 ``adjudications`` the append-only adjudication log (SQLite triggers refuse UPDATE and DELETE)
+``reviews``       per task: the selection-review reason the last review wants in ``data.aqt_review``
+                  (NULL: none); a task without a row has no wish recorded
 ``projects``, ``tasks``, ``models``  label config and model_version, task data, trained models
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a process killed mid-event leaves
 either all of the event or none of it. Events are idempotent: the same annotation state applied
 twice changes nothing; an update older than the stored one is ignored.
+
+Writers of a task's data in Label Studio hold :meth:`Store.task_lock` (per task, across threads and
+processes) around one task's read-PATCH-store; see :mod:`aqt_labelstudio.taskdata`.
 """
 
 from __future__ import annotations
@@ -29,15 +34,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from aqt_labelstudio.transaction import AnnotationRow, Tx
 
-__all__ = ["DB_NAME", "AnnotationRow", "Store", "Tx"]
+__all__ = ["DB_NAME", "TASK_LOCK_STRIPES", "AnnotationRow", "Store", "Tx"]
 
 DB_NAME = "aqt-backend.sqlite3"
+#: lock files under ``task-locks/`` that :meth:`Store.task_lock` spreads task ids over
+TASK_LOCK_STRIPES = 256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects(
@@ -85,6 +92,9 @@ CREATE TABLE IF NOT EXISTS models(
   project INTEGER NOT NULL, control TEXT NOT NULL, revision INTEGER NOT NULL, path TEXT,
   label_seq INTEGER NOT NULL, n_train INTEGER NOT NULL, labels TEXT NOT NULL, trained_at REAL,
   PRIMARY KEY(project, control, revision));
+CREATE TABLE IF NOT EXISTS reviews(
+  task INTEGER PRIMARY KEY, project INTEGER NOT NULL, reason TEXT, reviewed_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS reviews_project ON reviews(project, reviewed_at);
 """
 
 
@@ -100,6 +110,7 @@ class Store:
         # handler, which sleeps in growing steps when several processes contend.
         self._thread_lock = threading.Lock()
         self._lock_path = self.data_dir / (DB_NAME + ".lock")
+        self._task_lock_dir = self.data_dir / "task-locks"
         with self.write():
             pass  # creates the schema
 
@@ -148,6 +159,23 @@ class Store:
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._conn().execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def task_lock(self, task: int) -> Iterator[None]:
+        """Hold the write lock of one task's data, across threads and processes.
+
+        An exclusive ``flock`` on one of :data:`TASK_LOCK_STRIPES` files under ``task-locks/``.
+        Every call opens the file anew, so threads of one process exclude each other as processes
+        do; tasks that share a file wait for each other, which costs time only. The lock is
+        released on exit and when the process dies. Hold one task lock at a time, and never take
+        it inside :meth:`write` (a holder takes :meth:`write` inside it), so no two writers can
+        wait for each other.
+        """
+        self._task_lock_dir.mkdir(exist_ok=True)
+        path = self._task_lock_dir / f"{int(task) % TASK_LOCK_STRIPES:03d}.lock"
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield  # closing the file releases the lock
 
     # ------------------------------------------------------------------ convenience reads
     def project(self, project: int) -> dict[str, Any] | None:
@@ -220,6 +248,22 @@ class Store:
     def task_data(self, task: int) -> dict[str, Any] | None:
         rows = self.query("SELECT data FROM tasks WHERE task=?", (task,))
         return json.loads(rows[0][0]) if rows else None
+
+    def set_reviews(self, project: int, reasons: Mapping[int, str | None]) -> None:
+        """Record the review reason each task of ``project`` should carry (None: no reason);
+        rows of the project's tasks not in ``reasons`` are dropped. Short transactions."""
+        now = time.time()
+        items = sorted(reasons.items())
+        for i in range(0, max(len(items), 1), 500):
+            with self.write() as tx:
+                tx.c.executemany(
+                    "INSERT INTO reviews(task, project, reason, reviewed_at) VALUES (?,?,?,?) "
+                    "ON CONFLICT(task) DO UPDATE SET project=excluded.project, "
+                    "reason=excluded.reason, reviewed_at=excluded.reviewed_at",
+                    [(int(t), project, r, now) for t, r in items[i : i + 500]],
+                )
+        with self.write() as tx:
+            tx.c.execute("DELETE FROM reviews WHERE project=? AND reviewed_at<?", (project, now))
 
     def annotation_ids(self, project: int) -> set[int]:
         return {

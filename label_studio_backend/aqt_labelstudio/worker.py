@@ -26,6 +26,7 @@ from aqt_labelstudio.lsapi import STATUS_FIELD, LabelStudioError
 from aqt_labelstudio.model import TextModel, choices_controls, train_model
 from aqt_labelstudio.selection import review_project
 from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
+from aqt_labelstudio.taskdata import write_task_fields
 
 __all__ = ["Worker", "reconcile", "refresh_predictions", "sync_flags", "train_due", "train_project"]
 
@@ -37,25 +38,19 @@ _ERRORS = (
 
 
 def sync_flags(backend: Backend, limit: int = 50) -> int:
-    """Write ``aqt_status`` of changed flags into the tasks' data in Label Studio; returns count."""
+    """Write ``aqt_status`` of changed flags into the tasks' data in Label Studio; returns count.
+
+    Each task goes through :func:`~aqt_labelstudio.taskdata.write_task_fields`, which carries the
+    task's wanted ``aqt_review`` too, under the task's lock, so a selection review writing the same
+    task at the same time is never undone.
+    """
     if backend.api is None:
         return 0
     done = 0
     for job in backend.store.claim_flag_syncs(backend.owner, limit):
         task, status = job["task"], job["status"]
         try:
-            data = backend.store.task_data(task)
-            if data is None:
-                data = backend.api.request("GET", f"/api/tasks/{task}/").get("data") or {}
-            data = dict(data)
-            if status == OK:
-                data.pop(STATUS_FIELD, None)
-            else:
-                data[STATUS_FIELD] = status
-            backend.api.set_task_data(task, data)
-            with backend.store.write() as tx:
-                tx.upsert_task(job["project"], task, data)
-            backend.store.mark_synced(task, status)
+            write_task_fields(backend.store, backend.api, job["project"], task)
             done += 1
         except LabelStudioError as exc:
             if exc.status == 404:  # the task is gone from Label Studio: nothing to flag
