@@ -127,7 +127,10 @@ def test_length_outliers_flag_long_synopses_only() -> None:
     texts = clean + long_plots
     ids = [f"r{i}" for i in range(len(clean))] + [f"p{i}" for i in range(len(long_plots))]
     got = flagged(find_length_outliers(texts, ids, reference=clean))
-    assert got == {f"p{i}" for i in range(len(long_plots))}
+    plots_flagged = {f"p{i}" for i in range(len(long_plots))}
+    assert plots_flagged <= got
+    # the limit is the reference's 99.5th percentile: at most ~0.5% of real reviews go to review
+    assert len(got - plots_flagged) <= 0.01 * len(clean)
 
 
 def test_off_task_flags_foreign_and_garbled_vectors() -> None:

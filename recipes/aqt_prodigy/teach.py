@@ -168,7 +168,14 @@ class TeachLoop:
                 self._mark_sent(i)
                 self.answers[i] = self.answer_class(eg)
                 self.picked[i] = dict(eg.get("meta") or {})
-        self.approved = [i for i in self.approved if i not in self.sent_set]
+        # a kept item whose exact copy was answered is not served (Prodigy would filter it by hash)
+        self.approved = [
+            i
+            for i in self.approved
+            if i not in self.sent_set
+            and (self.sent.match(self.review.keys[i], self.review.signatures[i]) or ("",))[0]
+            != "exact"
+        ]
         self.retrain()
 
     def answer_class(self, eg: dict) -> Optional[str]:

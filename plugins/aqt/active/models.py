@@ -70,15 +70,18 @@ class SklearnTextModel:
     C : float
         Inverse regularisation strength of the logistic regression (3 fits Rotten Tomatoes best from
         200 to 10,000 labels).
-    class_weight : {"balanced", None}
-        Balanced weights keep a small, skewed training set from predicting only the majority class.
+    class_weight : {None, "balanced"}
+        ``None`` (the default) is plain logistic regression, the data reference's active-learning
+        model. On Rotten Tomatoes, balanced weights lifted *random* sampling by about 0.02 accuracy
+        at 1,000 labels but left margin sampling where it was (uncertainty sampling already draws
+        near-balanced batches); use them for a model trained on a randomly drawn, skewed set.
     """
 
     def __init__(
         self,
         features: str = "tfidf",
         C: float = 3.0,
-        class_weight: str | None = "balanced",
+        class_weight: str | None = None,
         seed: int = 0,
     ) -> None:
         if features not in ("tfidf", "hashing"):

@@ -51,7 +51,7 @@ class ReviewConfig:
     #: without other-language samples: trigram score this far below the median = not the language
     language_drop: float = 0.4
     #: longer than this factor times the 99.5th percentile of reference lengths = length outlier
-    length_factor: float = 1.1
+    length_factor: float = 1.0
     #: estimated Jaccard similarity of shingles at or above this = near duplicate
     near_duplicate: float = 0.7
     #: off-task: vocabulary coverage below this quantile of the reference items' own

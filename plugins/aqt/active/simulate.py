@@ -38,8 +38,18 @@ __all__ = [
     "simulate",
 ]
 
-#: share of each ``default`` batch drawn at random (exploration; used for recalibration)
+#: share of each ``default`` batch drawn at random (exploration; used for recalibration) while
+#: fewer than ``EXPLORATION_TARGET`` random items have been labelled; ``EXPLORATION_SHARE_AFTER``
+#: afterwards
 EXPLORATION_SHARE = 0.1
+EXPLORATION_TARGET = 100
+EXPLORATION_SHARE_AFTER = 0.03
+
+
+def exploration_count(k: int, n_explored: int) -> int:
+    """How many of a batch of ``k`` are drawn at random, given ``n_explored`` so far."""
+    share = EXPLORATION_SHARE if n_explored < EXPLORATION_TARGET else EXPLORATION_SHARE_AFTER
+    return round(share * k)
 
 
 def batch_schedule(budget: int, cold_start: int = 20) -> list[int]:
@@ -228,31 +238,34 @@ def _run_one(
             pos += len(chunk)
             out = review.review(chunk, sent=sent_index, skip_model=skip)
             for i, reasons in out.flagged.items():
-                available[i] = (
-                    False  # demoted to the reviewer, who rejects junk and returns the rest
-                )
+                # demoted to the reviewer, who rejects junk and duplicates and keeps real items:
+                # a kept item is served at the start of the next batch without a second review
+                # (as aqt.teach serves approved items first)
+                available[i] = False
                 flagged_kind[kinds[i]] = flagged_kind.get(kinds[i], 0) + 1
                 if not junk[i] and not any(
                     r.startswith(("exact_dup", "near_dup")) for r in reasons
                 ):
-                    available[i] = True
-                    review_released.add(i)
+                    approved.append(i)
             new = [i for i in out.kept if i not in kept][: k - len(kept)]
             take(new)  # sent at once, so later chunks and the exploration share see them
             kept += new
         return kept
 
-    review_released: set[int] = set()
+    approved: list[int] = []
     for target in schedule:
         k = target - len(sent)
         if k <= 0:
             continue
-        cand = np.flatnonzero(available & ~np.isin(np.arange(n), list(review_released)))
-        if len(cand) == 0:
-            cand = np.flatnonzero(available)
-        if len(cand) == 0:
+        first_kept, approved[:] = approved[:k], approved[k:]  # items the reviewer kept go first
+        take(first_kept)
+        k -= len(first_kept)
+        cand = np.flatnonzero(available)
+        if len(cand) == 0 and not first_kept:
             break
-        if model is None and strategy != "random":
+        if k == 0 or len(cand) == 0:
+            picks = []
+        elif model is None and strategy != "random":
             first = cand[
                 select_cold_start(X[cand], min(len(cand), 3 * k if use_review else k), rng)
             ]
@@ -260,7 +273,7 @@ def _run_one(
         elif strategy == "random":
             picks = cand[select_random(len(cand), k, rng)].tolist()
         else:
-            n_explore = round(EXPLORATION_SHARE * k) if use_review else 0
+            n_explore = exploration_count(k, len(explore)) if use_review else 0
             proba = model.predict_proba_vectors(X[cand])
             scores = uncertainty_scores(strategy, proba)
             if strategy == "committee":
@@ -335,7 +348,7 @@ def simulate(
     other_languages: Mapping[str, Sequence[str]] | None = None,
     reference_texts: Sequence[str] = (),
     C: float = 3.0,
-    class_weight: str | None = "balanced",
+    class_weight: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Run active learning against known labels; ``random`` is always added as the baseline.
