@@ -52,6 +52,11 @@ class ReviewConfig:
     language_drop: float = 0.4
     #: longer than this factor times the 99.5th percentile of reference lengths = length outlier
     length_factor: float = 1.0
+    #: the length check waits for this many reference lengths (a percentile of fewer is the
+    #: sample's maximum, which sent 6% of real reviews to review at 50 items)
+    length_min_reference: int = 200
+    #: without other-language samples, texts with fewer letters are not judged by language
+    language_min_letters: int = 25
     #: estimated Jaccard similarity of shingles at or above this = near duplicate
     near_duplicate: float = 0.7
     #: off-task: vocabulary coverage below this quantile of the reference items' own
@@ -182,6 +187,7 @@ def find_language_mismatch(
                 [t for t, x in zip(texts, m) if x],
             )
         return findings
+    ok &= stats["n_letters"] >= config.language_min_letters
     mask = ok & (np.nan_to_num(lm.score(texts), nan=0.0) < med - config.language_drop)
     return _group(
         "language_mismatch",
@@ -233,7 +239,7 @@ def find_duplicates(
 
 
 def _length_limit(ref_lengths: np.ndarray, cfg: ReviewConfig) -> float:
-    if len(ref_lengths) == 0:
+    if len(ref_lengths) < max(1, cfg.length_min_reference):
         return np.inf
     return float(cfg.length_factor * np.percentile(ref_lengths, 99.5))
 

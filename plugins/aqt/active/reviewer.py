@@ -159,6 +159,7 @@ class SelectionReview:
             )
         else:
             low = np.nan_to_num(self.lm_scores, nan=0.0) < med - config.language_drop
+            low &= self.stats["n_letters"] >= config.language_min_letters
             self.language = np.where(ok & low, "other", "").astype(object)
         self.keys = exact_keys(self.texts)
         self.signatures = minhash_signatures(self.texts)
@@ -167,11 +168,7 @@ class SelectionReview:
         self._skip_features: Any = None
         self._off_limit = -np.inf
         self._n_ref_fitted = 0
-        self.length_limit = (
-            _length_limit(char_stats(self.reference_texts)["n_chars"], config)
-            if len(self.reference_texts) >= 50
-            else np.inf
-        )
+        self.length_limit = _length_limit(char_stats(self.reference_texts)["n_chars"], config)
 
     @property
     def skip_features(self) -> Any:

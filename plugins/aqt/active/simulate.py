@@ -42,8 +42,8 @@ __all__ = [
 #: fewer than ``EXPLORATION_TARGET`` random items have been labelled; ``EXPLORATION_SHARE_AFTER``
 #: afterwards
 EXPLORATION_SHARE = 0.1
-EXPLORATION_TARGET = 100
-EXPLORATION_SHARE_AFTER = 0.03
+EXPLORATION_TARGET = 150
+EXPLORATION_SHARE_AFTER = 0.01
 
 
 def exploration_count(k: int, n_explored: int) -> int:
@@ -236,36 +236,36 @@ def _run_one(
         while len(kept) < k and pos < len(order):
             chunk = order[pos : pos + max(2 * k, 50)]
             pos += len(chunk)
-            out = review.review(chunk, sent=sent_index, skip_model=skip)
+            earlier = set(approved)  # kept by the reviewer before this chunk
+            out = review.review(
+                [i for i in chunk if i not in earlier], sent=sent_index, skip_model=skip
+            )
             for i, reasons in out.flagged.items():
                 # demoted to the reviewer, who rejects junk and duplicates and keeps real items:
-                # a kept item is served at the start of the next batch without a second review
-                # (as aqt.teach serves approved items first)
+                # a kept item goes back to the pool, where it competes on uncertainty again and
+                # is not reviewed a second time
                 available[i] = False
                 flagged_kind[kinds[i]] = flagged_kind.get(kinds[i], 0) + 1
                 if not junk[i] and not any(
                     r.startswith(("exact_dup", "near_dup")) for r in reasons
                 ):
-                    approved.append(i)
-            new = [i for i in out.kept if i not in kept][: k - len(kept)]
+                    available[i] = True
+                    approved.add(i)
+            ok = set(out.kept) | earlier
+            new = [int(i) for i in chunk if i in ok and i not in kept][: k - len(kept)]
             take(new)  # sent at once, so later chunks and the exploration share see them
             kept += new
         return kept
 
-    approved: list[int] = []
+    approved: set[int] = set()
     for target in schedule:
         k = target - len(sent)
         if k <= 0:
             continue
-        first_kept, approved[:] = approved[:k], approved[k:]  # items the reviewer kept go first
-        take(first_kept)
-        k -= len(first_kept)
         cand = np.flatnonzero(available)
-        if len(cand) == 0 and not first_kept:
+        if len(cand) == 0:
             break
-        if k == 0 or len(cand) == 0:
-            picks = []
-        elif model is None and strategy != "random":
+        if model is None and strategy != "random":
             first = cand[
                 select_cold_start(X[cand], min(len(cand), 3 * k if use_review else k), rng)
             ]
