@@ -51,7 +51,7 @@ ARGS = {
         help="JSONL of other-language samples ({text, lang} per line) for the language check",
     ),
     "batch_size": Arg("--batch-size", "-b", help="Items per batch (the model updates after each)"),
-    "explore": Arg("--explore", help="Random exploration share of each batch (default 0.1)"),
+    "explore": Arg("--explore", help="Random exploration share of each batch until 150 random items are out, a tenth of it after (default 0.1)"),
     "seed": Arg("--seed", help="Seed of the cold start and the exploration draws"),
 }
 
@@ -269,9 +269,13 @@ class TeachLoop:
                 else select_cold_start(self.X[cand], k, self.rng)
             )
             return [(int(cand[j]), {"aqt_pick": how}) for j in pick]
-        n_explore = round(self.explore * k) if self.strategy == "default" else 0
+        n_explore = 0
         if self.strategy == "default" and self.explore > 0:
-            n_explore = max(1, n_explore)
+            # the full share until 150 random items are out, a tenth of it after (as the
+            # simulation's default); fractions are drawn, so small batches keep the mean share
+            done = sum(1 for m in self.picked.values() if m.get("aqt_pick") == "explore")
+            share = self.explore if done < 150 else self.explore / 10
+            n_explore = int(share * k) + int(self.rng.random() < (share * k) % 1)
         proba = self.proba(cand)
         scores = uncertainty_scores(self.strategy, proba)
         if self.strategy == "diverse":
