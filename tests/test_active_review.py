@@ -197,3 +197,18 @@ def test_language_reason_without_samples_reads_as_plain_text() -> None:
     lang = [r for _, rs in out for r in rs if r.startswith("language_mismatch")]
     assert lang
     assert all(r == "language_mismatch: looks like 'other'" for r in lang)
+
+
+def test_reviewer_kept_items_get_duplicate_checks_only() -> None:
+    clean = clean_texts()
+    long_plot = next(p for p in plots(40) if len(p) > 400)
+    texts = [*clean, long_plot, clean[0]]  # a long synopsis, then an exact copy of clean[0]
+    rev = SelectionReview(texts, reference_texts=clean)
+    plot_i, copy_i = len(clean), len(clean) + 1
+    sent = DuplicateIndex()
+    sent.add(["0"], [clean[0]], keys=[rev.keys[0]], signatures=rev.signatures[:1])
+    plain = rev.review([plot_i, copy_i], sent=sent)
+    assert any(r.startswith("length_outlier") for r in plain.flagged[plot_i])
+    kept = rev.review([plot_i, copy_i], sent=sent, approved={plot_i, copy_i})
+    assert kept.kept == (plot_i,)  # the reviewer's decision stands for the length check ...
+    assert [r.split(":")[0] for r in kept.flagged[copy_i]] == ["exact_duplicate"]  # ... not for copies

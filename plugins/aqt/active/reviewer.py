@@ -7,7 +7,7 @@ sent. See :mod:`aqt.active.review` for the individual checks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,10 +215,13 @@ class SelectionReview:
         indices: Sequence[int],
         sent: DuplicateIndex | None = None,
         skip_model: SkipModel | None = None,
+        approved: Collection[int] = (),
     ) -> ReviewOutcome:
         """Check a candidate batch (pool indices, most wanted first). Later copies within the batch
-        and copies of items in ``sent`` are flagged as duplicates."""
+        and copies of items in ``sent`` are flagged as duplicates. ``approved`` items (kept by a
+        reviewer before) get the duplicate checks only."""
         idx = [int(i) for i in indices]
+        approved = set(approved)
         flagged: dict[int, list[str]] = {i: self.static_reasons(i) for i in idx}
         if self._seen is not None and idx:
             cover = _coverage(self.vectors[idx], self._seen)
@@ -232,6 +235,8 @@ class SelectionReview:
             for i, pi in zip(idx, p):
                 if pi >= skip_model.threshold:
                     flagged[i].append(f"skip_model: annotators skip items like this (p={pi:.2f})")
+        for i in approved.intersection(idx):
+            flagged[i] = []
         local = DuplicateIndex(threshold=self.config.near_duplicate)
         for i in idx:
             for index, where in ((sent, "already sent"), (local, "earlier in this batch")):

@@ -236,23 +236,20 @@ def _run_one(
         while len(kept) < k and pos < len(order):
             chunk = order[pos : pos + max(2 * k, 50)]
             pos += len(chunk)
-            earlier = set(approved)  # kept by the reviewer before this chunk
-            out = review.review(
-                [i for i in chunk if i not in earlier], sent=sent_index, skip_model=skip
-            )
+            earlier = set(approved)  # kept by the reviewer before: duplicate checks only
+            out = review.review(chunk, sent=sent_index, skip_model=skip, approved=earlier)
             for i, reasons in out.flagged.items():
                 # demoted to the reviewer, who rejects junk and duplicates and keeps real items:
                 # a kept item goes back to the pool, where it competes on uncertainty again and
                 # is not reviewed a second time
                 available[i] = False
                 flagged_kind[kinds[i]] = flagged_kind.get(kinds[i], 0) + 1
-                if not junk[i] and not any(
+                if i not in earlier and not junk[i] and not any(
                     r.startswith(("exact_dup", "near_dup")) for r in reasons
                 ):
                     available[i] = True
                     approved.add(i)
-            ok = set(out.kept) | earlier
-            new = [int(i) for i in chunk if i in ok and i not in kept][: k - len(kept)]
+            new = [i for i in out.kept if i not in kept][: k - len(kept)]
             take(new)  # sent at once, so later chunks and the exploration share see them
             kept += new
         return kept
