@@ -212,3 +212,25 @@ def test_reviewer_kept_items_get_duplicate_checks_only() -> None:
     kept = rev.review([plot_i, copy_i], sent=sent, approved={plot_i, copy_i})
     assert kept.kept == (plot_i,)  # the reviewer's decision stands for the length check ...
     assert [r.split(":")[0] for r in kept.flagged[copy_i]] == ["exact_duplicate"]  # ... not for copies
+
+
+def test_short_synopses_are_flagged_like_the_long_ones() -> None:
+    """Length catches long plot synopses; a skip model seeded with them catches short ones."""
+    clean = reviews(1500)["text"].tolist()
+    synopses = plots(300, seed=1)
+    texts = clean + synopses
+    rev = SelectionReview(texts)
+    rev.update_reference(np.arange(400))  # 400 labelled reviews
+    assert rev.like_outliers is not None
+    out = rev.review(range(len(texts)))
+    short = [len(clean) + j for j, t in enumerate(synopses) if len(t) <= rev.length_limit]
+    assert len(short) >= 10
+    caught = [i for i in short if any("like the length outliers" in r for r in out.flagged.get(i, ()))]
+    assert len(caught) >= 0.6 * len(short)
+    unlabelled_reviews = range(400, len(clean))
+    false = [i for i in unlabelled_reviews if i in out.flagged]
+    assert len(false) <= 0.04 * len(unlabelled_reviews)
+    # a clean pool has no more length outliers than the percentile allows: nothing to learn from
+    rev_clean = SelectionReview(clean)
+    rev_clean.update_reference(np.arange(400))
+    assert rev_clean.like_outliers is None

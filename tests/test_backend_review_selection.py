@@ -129,6 +129,9 @@ def test_reasons_read_like_the_data_manager_shows_them():
     assert short_reason("language_mismatch: looks like 'de'") == "language: de"
     assert short_reason("language_mismatch: looks like np.str_('other')") == "language: other"
     assert short_reason("exact_duplicate: of item 12 (already sent)") == "duplicate of task 12"
+    assert short_reason("off_task: like the length outliers (p=0.83)") == (
+        "like the length outliers (p=0.83)"
+    )
     assert short_reason("near_duplicate: of item 7 (earlier)") == "near duplicate of task 7"
     assert short_reason("empty_text: fewer than 2 letters") == "empty text"
     assert short_reason("length_outlier: 900 characters > 400") == "length outlier: 900 chars"

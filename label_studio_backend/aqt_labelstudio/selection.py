@@ -70,6 +70,10 @@ _PATTERNS = (
     ),
     (re.compile(r"^length_outlier: (\d+) characters.*"), lambda m: f"length outlier: {m[1]} chars"),
     (re.compile(r"^off_task: vocabulary coverage ([\d.]+).*"), lambda m: f"off-task ({m[1]})"),
+    (
+        re.compile(r"^off_task: like the length outliers \(p=([\d.]+)\)"),
+        lambda m: f"like the length outliers (p={m[1]})",
+    ),
     (re.compile(r"^skip_model: .*\(p=([\d.]+)\)"), lambda m: f"like skipped tasks (p={m[1]})"),
     (re.compile(r"^exact_duplicate: of item (\S+).*"), lambda m: f"duplicate of task {m[1]}"),
     (re.compile(r"^near_duplicate: of item (\S+).*"), lambda m: f"near duplicate of task {m[1]}"),

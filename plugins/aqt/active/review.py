@@ -55,6 +55,12 @@ class ReviewConfig:
     #: the length check waits for this many reference lengths (a percentile of fewer is the
     #: sample's maximum, which sent 6% of real reviews to review at 50 items)
     length_min_reference: int = 200
+    #: items like the length outliers (skip-model probability at least this) are off task; the
+    #: model is fitted once at least ``min_outliers`` and ``min_outlier_share`` of the pool are
+    #: length outliers (on-task data alone gives about 0.5%: the limit is its 99.5th percentile)
+    like_outlier_threshold: float = 0.5
+    min_outliers: int = 20
+    min_outlier_share: float = 0.01
     #: without other-language samples, texts with fewer letters are not judged by language
     language_min_letters: int = 25
     #: estimated Jaccard similarity of shingles at or above this = near duplicate

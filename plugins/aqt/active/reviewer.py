@@ -168,6 +168,10 @@ class SelectionReview:
         self._skip_features: Any = None
         self._off_limit = -np.inf
         self._n_ref_fitted = 0
+        # items like the length outliers (off-task material of every length): a skip model with
+        # the labelled items as "keep" and the pool's length outliers as "skip"
+        self.like_outliers: SkipModel | None = None
+        self._n_like_fitted = 0
         self.length_limit = _length_limit(char_stats(self.reference_texts)["n_chars"], config)
 
     @property
@@ -201,6 +205,7 @@ class SelectionReview:
             [self.stats["n_chars"][labelled], char_stats(self.reference_texts)["n_chars"]]
         )
         self.length_limit = _length_limit(ref_len, self.config)
+        self._fit_like_outliers(labelled)
         if (
             self.vectors is not None
             and len(labelled) >= 100
@@ -209,6 +214,24 @@ class SelectionReview:
             df, self._off_limit = off_task_limit(self.vectors[labelled], self.config)
             self._seen = df >= 1
             self._n_ref_fitted = len(labelled)
+
+    def _fit_like_outliers(self, labelled: np.ndarray) -> None:
+        """Learn what the length outliers look like, so that shorter items of the same kind (a
+        short plot synopsis among reviews) are flagged too. Needs the length check to be on and at
+        least ``min_outliers`` outliers; refitted when the labelled set has grown by half."""
+        if not np.isfinite(self.length_limit) or len(labelled) < 1.5 * self._n_like_fitted:
+            return
+        outliers = np.flatnonzero(self.stats["n_chars"] > self.length_limit)
+        outliers = np.setdiff1d(outliers, labelled)
+        need = max(self.config.min_outliers, self.config.min_outlier_share * len(self.texts))
+        if len(outliers) < need:
+            self.like_outliers = None
+            return
+        rows = np.concatenate([labelled, outliers])
+        skipped = np.r_[np.zeros(len(labelled), bool), np.ones(len(outliers), bool)]
+        model = SkipModel(threshold=self.config.like_outlier_threshold)
+        self.like_outliers = model.fit_features(self.skip_features[rows], skipped)
+        self._n_like_fitted = len(labelled)
 
     def review(
         self,
@@ -230,6 +253,14 @@ class SelectionReview:
                     flagged[i].append(
                         f"off_task: vocabulary coverage {c:.2f} by labelled data < {self._off_limit:.2f}"
                     )
+        if self.like_outliers is not None and idx:
+            p = self.like_outliers.predict_skip_features(self.skip_features[idx])
+            for i, pi in zip(idx, p):
+                if (
+                    pi >= self.like_outliers.threshold
+                    and self.stats["n_chars"][i] <= self.length_limit
+                ):
+                    flagged[i].append(f"off_task: like the length outliers (p={pi:.2f})")
         if skip_model is not None and idx:
             p = skip_model.predict_skip_features(self.skip_features[idx])
             for i, pi in zip(idx, p):
