@@ -211,7 +211,9 @@ def test_reviewer_kept_items_get_duplicate_checks_only() -> None:
     assert any(r.startswith("length_outlier") for r in plain.flagged[plot_i])
     kept = rev.review([plot_i, copy_i], sent=sent, approved={plot_i, copy_i})
     assert kept.kept == (plot_i,)  # the reviewer's decision stands for the length check ...
-    assert [r.split(":")[0] for r in kept.flagged[copy_i]] == ["exact_duplicate"]  # ... not for copies
+    assert [r.split(":")[0] for r in kept.flagged[copy_i]] == [
+        "exact_duplicate"
+    ]  # ... not for copies
 
 
 def test_short_synopses_are_flagged_like_the_long_ones() -> None:
@@ -225,7 +227,9 @@ def test_short_synopses_are_flagged_like_the_long_ones() -> None:
     out = rev.review(range(len(texts)))
     short = [len(clean) + j for j, t in enumerate(synopses) if len(t) <= rev.length_limit]
     assert len(short) >= 10
-    caught = [i for i in short if any("like the length outliers" in r for r in out.flagged.get(i, ()))]
+    caught = [
+        i for i in short if any("like the length outliers" in r for r in out.flagged.get(i, ()))
+    ]
     assert len(caught) >= 0.6 * len(short)
     unlabelled_reviews = range(400, len(clean))
     false = [i for i in unlabelled_reviews if i in out.flagged]

@@ -244,8 +244,10 @@ def _run_one(
                 # is not reviewed a second time
                 available[i] = False
                 flagged_kind[kinds[i]] = flagged_kind.get(kinds[i], 0) + 1
-                if i not in earlier and not junk[i] and not any(
-                    r.startswith(("exact_dup", "near_dup")) for r in reasons
+                if (
+                    i not in earlier
+                    and not junk[i]
+                    and not any(r.startswith(("exact_dup", "near_dup")) for r in reasons)
                 ):
                     available[i] = True
                     approved.add(i)
