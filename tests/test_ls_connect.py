@@ -20,7 +20,7 @@ from click.testing import CliRunner
 pytestmark = pytest.mark.labelstudio
 
 SECRET = "s3cr3t-value"
-VIEW_TITLES = ["aqt: needs adjudication", "aqt: selection review"]
+VIEW_TITLES = ["aqt: needs adjudication", "aqt: needs re-annotation", "aqt: selection review"]
 
 
 class StubBackend:

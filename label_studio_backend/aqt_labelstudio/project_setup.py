@@ -34,6 +34,8 @@ __all__ = [
     "BACKEND_TITLE",
     "NEEDS_ADJUDICATION",
     "NEEDS_ADJUDICATION_VIEW",
+    "NEEDS_REANNOTATION",
+    "NEEDS_REANNOTATION_VIEW",
     "SECRET_HEADER",
     "SELECTION_REVIEW_VIEW",
     "STATUS_FIELD",
@@ -52,10 +54,13 @@ UNCERTAINTY_SAMPLING = "Uncertainty sampling"
 #: task data field the backend sets on low-agreement tasks; Data Manager filters on it
 STATUS_FIELD = "aqt_status"
 NEEDS_ADJUDICATION = "needs_adjudication"
+#: ``aqt_status`` of tasks only annotators flagged for drift answered (none is adjudication)
+NEEDS_REANNOTATION = "needs_reannotation"
 #: task data field holding the selection-review reason (see :mod:`aqt_labelstudio.selection`)
 REVIEW_FIELD = "aqt_review"
 
 NEEDS_ADJUDICATION_VIEW = "aqt: needs adjudication"
+NEEDS_REANNOTATION_VIEW = "aqt: needs re-annotation"
 SELECTION_REVIEW_VIEW = "aqt: selection review"
 
 #: view title -> Data Manager view data (filters and ordering), as Label Studio stores them
@@ -70,6 +75,22 @@ VIEWS: dict[str, dict[str, Any]] = {
                     "operator": "equal",
                     "type": "String",
                     "value": NEEDS_ADJUDICATION,
+                }
+            ],
+        },
+        "ordering": ["tasks:id"],
+    },
+    # tasks whose only answers came from annotators flagged for drift: give them to someone else
+    NEEDS_REANNOTATION_VIEW: {
+        "title": NEEDS_REANNOTATION_VIEW,
+        "filters": {
+            "conjunction": "and",
+            "items": [
+                {
+                    "filter": f"filter:tasks:data.{STATUS_FIELD}",
+                    "operator": "equal",
+                    "type": "String",
+                    "value": NEEDS_REANNOTATION,
                 }
             ],
         },

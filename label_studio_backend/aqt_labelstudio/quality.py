@@ -11,11 +11,19 @@ per process and redone only when the control's change log or its ground truth mo
 
 Only nominal controls (choice, binary, pairwise) are monitored: the monitor's windows use
 Brennan-Prediger kappa over the label set, which is a nominal statistic.
+
+Tasks whose only judgements came from flagged annotators (:func:`needs_reannotation`) carry
+``flags.status = "needs_reannotation"`` (:data:`NEEDS_REANNOTATION`), set and cleared by
+:func:`set_reannotation_flags`, which the backend's sync thread runs once a project's events have
+settled (:func:`aqt_labelstudio.worker.refresh_reannotation`); the flag sync then writes it into the
+task's ``data.aqt_status`` like the adjudication flag. A task that needs adjudication keeps that
+status: adjudication wins.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from aqt.config import Thresholds
@@ -26,7 +34,17 @@ from aqt_labelstudio.live import LEVEL_BY_KIND, decode
 from aqt_labelstudio.model import choices_controls
 from aqt_labelstudio.store import Store
 
-__all__ = ["LiveQuality", "annotator_report", "needs_reannotation"]
+__all__ = [
+    "NEEDS_REANNOTATION",
+    "LiveQuality",
+    "annotator_report",
+    "needs_reannotation",
+    "set_reannotation_flags",
+]
+
+#: ``flags.status`` (and ``data.aqt_status``) of a task only flagged annotators answered
+NEEDS_REANNOTATION = "needs_reannotation"
+_OK = "ok"
 
 
 def _label(value: Any) -> str:
@@ -89,6 +107,15 @@ class LiveQuality:
         with self._lock:
             self._cache[key] = (signature, mon)
         return mon
+
+    def flagged(self, project: int) -> list[str]:
+        """Annotators of ``project`` that any nominal control flags, in natural order."""
+        names: set[str] = set()
+        for control, kind in self.store.controls(project):
+            mon = self.monitor(project, control, kind)
+            if mon is not None:
+                names |= set(mon.flags)
+        return sorted(names, key=natural_key)
 
     def forget(self, project: int | None = None) -> None:
         with self._lock:
@@ -153,3 +180,47 @@ def needs_reannotation(store: Store, project: int, flagged: list[str]) -> list[i
         (project, *flagged),
     )
     return [int(r[0]) for r in rows]
+
+
+def set_reannotation_flags(store: Store, project: int, flagged: list[str]) -> dict[str, Any]:
+    """Make ``flags.status`` of ``project`` say ``needs_reannotation`` exactly where it should.
+
+    In one write transaction: every task of :func:`needs_reannotation` whose flag is ``ok`` (or
+    that has no flag row) gets :data:`NEEDS_REANNOTATION`; a task that needs adjudication or was
+    adjudicated keeps its status. Every task flagged for re-annotation that is no longer in the
+    list (someone else answered it, its annotators are no longer flagged, it got a ground truth,
+    its annotations were deleted) goes back to ``ok``. Rows that change become unsynced, so the
+    flag sync writes ``data.aqt_status`` into Label Studio.
+
+    Returns
+    -------
+    dict
+        ``{"project", "flagged", "needs_reannotation", "set", "cleared"}``: the flagged
+        annotators, the tasks in the list (sorted), and the task ids whose status was set to and
+        cleared from :data:`NEEDS_REANNOTATION` by this call.
+    """
+    now = time.time()
+    with store.write() as tx:  # the list is read inside the transaction, so it matches the flags
+        wanted = needs_reannotation(store, project, flagged)
+        status = dict(
+            tx.c.execute("SELECT task, status FROM flags WHERE project=?", (project,)).fetchall()
+        )
+        to_set = [t for t in wanted if status.get(t, _OK) == _OK]
+        keep = set(wanted)
+        to_clear = sorted(t for t, s in status.items() if s == NEEDS_REANNOTATION and t not in keep)
+        tx.c.executemany(
+            "INSERT INTO flags(task, project, status, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT(task) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at",
+            [(t, project, NEEDS_REANNOTATION, now) for t in to_set],
+        )
+        tx.c.executemany(
+            "UPDATE flags SET status=?, updated_at=? WHERE task=? AND status=?",
+            [(_OK, now, t, NEEDS_REANNOTATION) for t in to_clear],
+        )
+    return {
+        "project": project,
+        "flagged": list(flagged),
+        "needs_reannotation": wanted,
+        "set": to_set,
+        "cleared": to_clear,
+    }

@@ -30,11 +30,16 @@ from aqt_labelstudio.model import (
     majority_labels,
     task_text,
 )
-from aqt_labelstudio.quality import LiveQuality, annotator_report, needs_reannotation
+from aqt_labelstudio.quality import (
+    NEEDS_REANNOTATION,
+    LiveQuality,
+    annotator_report,
+    needs_reannotation,
+)
 from aqt_labelstudio.settings import Settings
 from aqt_labelstudio.store import Store, Tx
 
-__all__ = ["ADJUDICATED", "NEEDS", "OK", "Backend"]
+__all__ = ["ADJUDICATED", "NEEDS", "NEEDS_REANNOTATION", "OK", "Backend"]
 
 log = logging.getLogger("aqt.backend")
 
@@ -59,6 +64,8 @@ class Backend:
         self.reconcile_attempts: dict[int, float] = {}
         self._projects: dict[int, tuple[float, dict[str, Any]]] = {}
         self._asked: dict[int, float] = {}
+        #: project -> debounce state of the re-annotation flags (see worker.reannotation_due)
+        self.reannotation_seen: dict[int, dict[str, Any]] = {}
         self.started = time.time()
 
     # ================================================================== ingestion
@@ -133,6 +140,10 @@ class Backend:
                 continue
             control, worst = min(scores.items(), key=lambda kv: (kv[1], kv[0]))
             status = NEEDS if worst < threshold else OK
+            if status == OK and current and current[0] == NEEDS_REANNOTATION:
+                # the sync thread decides, once events settle, whether the task still needs
+                # re-annotation (it knows the flagged annotators); ingestion stays cheap
+                status = NEEDS_REANNOTATION
             tx.set_flag(
                 project[0] if project else current_project(tx, task),
                 task,

@@ -1,4 +1,5 @@
-"""Background work of one process: sync flags to Label Studio, reconcile, train, refresh scores.
+"""Background work of one process: sync flags to Label Studio, reconcile, train, refresh scores,
+and flag tasks for re-annotation.
 
 Each job is a plain function of the :class:`~aqt_labelstudio.service.Backend`, so tests and
 benchmarks call them directly; :class:`Worker` runs them in two daemon threads (one for Label
@@ -24,11 +25,21 @@ from aqt.errors import AqtError
 from aqt_labelstudio.live import item_agreements
 from aqt_labelstudio.lsapi import STATUS_FIELD, LabelStudioError
 from aqt_labelstudio.model import TextModel, choices_controls, train_model
+from aqt_labelstudio.quality import NEEDS_REANNOTATION, set_reannotation_flags
 from aqt_labelstudio.selection import review_project
 from aqt_labelstudio.service import ADJUDICATED, NEEDS, OK, Backend, reconcile_rows
 from aqt_labelstudio.taskdata import write_task_fields
 
-__all__ = ["Worker", "reconcile", "refresh_predictions", "sync_flags", "train_due", "train_project"]
+__all__ = [
+    "Worker",
+    "reannotation_due",
+    "reconcile",
+    "refresh_predictions",
+    "refresh_reannotation",
+    "sync_flags",
+    "train_due",
+    "train_project",
+]
 
 log = logging.getLogger("aqt.backend")
 _ERRORS = (
@@ -127,6 +138,8 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
                     status = ADJUDICATED
                 else:
                     status = NEEDS if scores and min(scores.values()) < threshold else OK
+                if status == OK and NEEDS_REANNOTATION in (ls_status, current and current[0]):
+                    status = NEEDS_REANNOTATION  # refresh_reannotation decides, right after
                 worst = (
                     min(scores.items(), key=lambda kv: (kv[1], kv[0])) if scores else (None, None)
                 )
@@ -141,6 +154,7 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
     with backend.store.write() as tx:
         tx.c.execute("UPDATE projects SET reconciled_at=? WHERE project=?", (time.time(), project))
     backend.forget_project(project)
+    backend.reannotation_seen.pop(project, None)  # recompute the re-annotation flags next
     return {
         "project": project,
         "tasks": len(tasks),
@@ -152,6 +166,63 @@ def reconcile(backend: Backend, project: int) -> dict[str, Any]:
 
 
 CHUNK = 200
+
+#: seconds without a new event before a project's re-annotation flags are recomputed
+REANNOTATION_QUIET = 1.0
+#: seconds events may wait for that while they never pause
+REANNOTATION_MAX_WAIT = 10.0
+
+
+def _reannotation_signature(backend: Backend, project: int) -> tuple:
+    """What the flagged annotators and the re-annotation list depend on, in two indexed reads:
+    effective values (``label_seq``), annotations stored or deleted (ground truth included, which
+    ``label_seq`` does not count) and the label config."""
+    with backend.store.read() as c:
+        head = c.execute(
+            "SELECT label_seq, label_config FROM projects WHERE project=?", (project,)
+        ).fetchone()
+        anns = c.execute(
+            "SELECT COUNT(*), MAX(received_at) FROM annotations WHERE project=?", (project,)
+        ).fetchone()
+    return (tuple(head) if head else None, tuple(anns))
+
+
+def reannotation_due(backend: Backend, now: float | None = None) -> list[int]:
+    """Projects whose annotations changed since this process last set their re-annotation flags,
+    once ``REANNOTATION_QUIET`` seconds passed without a further change (or the first change has
+    waited ``REANNOTATION_MAX_WAIT`` seconds). Each process keeps its own state in
+    ``backend.reannotation_seen``; a project it never handled is due at once."""
+    now = time.time() if now is None else now
+    due = []
+    for project in backend.store.projects():
+        seen = backend.reannotation_seen.get(project)
+        if seen is None or seen.get("done") is None:
+            due.append(project)  # first look after a start or a reconciliation
+            continue
+        sig = _reannotation_signature(backend, project)
+        if sig == seen["done"]:
+            continue
+        if sig != seen["pending"]:
+            seen["pending"], seen["changed_at"] = sig, now
+            if seen["since"] is None:
+                seen["since"] = now
+        if (
+            now - seen["changed_at"] >= REANNOTATION_QUIET
+            or now - seen["since"] >= REANNOTATION_MAX_WAIT
+        ):
+            due.append(project)
+    return due
+
+
+def refresh_reannotation(backend: Backend, project: int) -> dict[str, Any]:
+    """Set and clear ``needs_reannotation`` flags of ``project`` from the annotators flagged now
+    (:func:`aqt_labelstudio.quality.set_reannotation_flags`); :func:`sync_flags` then writes them
+    into Label Studio. Records what it saw in ``backend.reannotation_seen``."""
+    sig = _reannotation_signature(backend, project)
+    out = set_reannotation_flags(backend.store, project, backend.quality.flagged(project))
+    seen = backend.reannotation_seen.setdefault(project, {})
+    seen.update(done=sig, pending=None, changed_at=0.0, since=None)
+    return out
 
 
 def _chunks(items: list) -> list[list]:
@@ -362,6 +433,11 @@ class Worker:
             try:
                 for project in due_reconciles(self.backend):
                     reconcile(self.backend, project)
+                for project in reannotation_due(self.backend):
+                    try:
+                        refresh_reannotation(self.backend, project)
+                    except _ERRORS as exc:  # the others' flags and the sync still go on
+                        log.warning("re-annotation flags of project %s failed: %s", project, exc)
                 sync_flags(self.backend)
             except _ERRORS as exc:
                 log.warning("background sync failed: %s", exc)
