@@ -100,9 +100,7 @@ def test_view_lists_exactly_the_tasks_needing_reannotation_until_someone_else_an
     project, regular, views = drifted["project"], drifted["regular"], drifted["views"]
     solo = [regular[i] for i in SOLO]
     got = wait_until(
-        lambda: (
-            (a := backend.get(f"/agreement/{project}"))["needs_reannotation"] == solo and a
-        ),
+        lambda: (a := backend.get(f"/agreement/{project}"))["needs_reannotation"] == solo and a,
         60,
         "the backend to flag the drifter and list the tasks only they answered",
     )
@@ -141,6 +139,6 @@ def test_view_lists_exactly_the_tasks_needing_reannotation_until_someone_else_an
         60,
         "the disputed task to enter the adjudication view",
     )
-    assert listed(admin, project, view) == backend.get(f"/agreement/{project}")[
-        "needs_reannotation"
-    ]
+    assert (
+        listed(admin, project, view) == backend.get(f"/agreement/{project}")["needs_reannotation"]
+    )
