@@ -2,9 +2,14 @@
 
 The pool is cut into chunks; each worker process (forked, so the model and the character models are
 shared copy-on-write) hashes its texts, scores them with the linear model (margin uncertainty) and
-runs the cheap review checks (empty, garbled, language, length) and exact-duplicate keys. Exact
-duplicates across chunks are resolved in the parent (the first occurrence is kept). The result keeps
-every item: flagged items carry a bitmask of reasons, nothing is dropped.
+runs the cheap review checks (empty, garbled, language, length), exact-duplicate keys and MinHash
+signatures (16 hashes over byte 5-grams of the normalised text, :func:`aqt.active.dedup.byte_minhash`).
+Duplicates across chunks are resolved in the parent, the first occurrence (by position) being kept:
+exact duplicates by sorting the keys, near duplicates (estimated Jaccard similarity of shingle sets
+at least ``ReviewConfig.near_duplicate`` with an earlier item) by banded LSH on the signatures
+(:func:`aqt.active.dedup.earlier_near_duplicates`, 8 bands of 2 hashes). An exact duplicate carries
+only the exact bit. The result keeps every item: flagged items carry a bitmask of reasons, nothing
+is dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from aqt.active.dedup import byte_minhash, earlier_near_duplicates
 from aqt.active.review import (
     DEFAULT_REVIEW,
     POOL_LANGUAGE,
@@ -41,7 +47,11 @@ FLAG_BITS = {
     "language_mismatch": 4,
     "length_outlier": 8,
     "exact_duplicate": 16,
+    "near_duplicate": 32,
 }
+
+#: MinHash signature size, shingle length (bytes) and LSH bands for near duplicates
+N_HASHES, SHINGLE, BANDS = 16, 5, 8
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ class BulkReview:
 _STATE: dict[str, Any] = {}
 
 
-def _work(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def _work(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     st = _STATE
     texts = st["texts"][bounds[0] : bounds[1]]
     X = st["vectorizer"].transform(texts)
@@ -90,7 +100,8 @@ def _work(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndar
     keys = np.fromiter(
         (hash(" ".join(t.lower().split())) for t in texts), dtype=np.int64, count=len(texts)
     )
-    return bounds[0], scores, flags, keys
+    sigs = byte_minhash(tb, n_hashes=N_HASHES, shingle=SHINGLE)
+    return bounds[0], scores, flags, keys, sigs
 
 
 def score_and_review(
@@ -132,23 +143,29 @@ def score_and_review(
     scores = np.zeros(n)
     flags = np.zeros(n, dtype=np.uint8)
     keys = np.zeros(n, dtype=np.int64)
+    sigs = np.zeros((n, N_HASHES), dtype=np.uint32)
+
+    def put(start: int, s: np.ndarray, f: np.ndarray, k: np.ndarray, g: np.ndarray) -> None:
+        end = start + len(s)
+        scores[start:end], flags[start:end], keys[start:end], sigs[start:end] = s, f, k, g
+
     try:
         if n_jobs > 1 and len(bounds) > 1 and "fork" in mp.get_all_start_methods():
             with mp.get_context("fork").Pool(n_jobs) as pool:
-                parts = pool.imap_unordered(_work, bounds)
-                for start, s, f, k in parts:
-                    scores[start : start + len(s)], flags[start : start + len(s)] = s, f
-                    keys[start : start + len(s)] = k
+                for part in pool.imap_unordered(_work, bounds):
+                    put(*part)
         else:
             for b in bounds:
-                start, s, f, k = _work(b)
-                scores[start : start + len(s)], flags[start : start + len(s)] = s, f
-                keys[start : start + len(s)] = k
+                put(*_work(b))
     finally:
         _STATE.clear()
     # exact duplicates: every occurrence after the first (by position) is flagged
     order = np.argsort(keys, kind="stable")
     sk = keys[order]
-    dup_sorted = np.r_[False, sk[1:] == sk[:-1]]
-    flags[order[dup_sorted]] |= FLAG_BITS["exact_duplicate"]
+    exact = np.zeros(n, dtype=bool)
+    exact[order[np.r_[False, sk[1:] == sk[:-1]]]] = True
+    flags[exact] |= FLAG_BITS["exact_duplicate"]
+    # near duplicates among the rest (an exact copy has its first occurrence's signature)
+    near = earlier_near_duplicates(sigs, config.near_duplicate, bands=BANDS, eligible=~exact)
+    flags[near] |= FLAG_BITS["near_duplicate"]
     return BulkReview(scores=scores, flags=flags)
