@@ -261,3 +261,22 @@ def test_the_worker_thread_sets_and_clears_it(scenario, monkeypatch):
     finally:
         worker.stop()
     assert reannotate(scenario.status()) == [1, 2, 4, 8]
+
+
+def test_the_connect_view_filters_on_the_status_the_backend_writes():
+    from aqt_labelstudio.project_setup import NEEDS_REANNOTATION_VIEW, STATUS_FIELD, VIEWS
+
+    view = VIEWS[NEEDS_REANNOTATION_VIEW]
+    assert view["title"] == "aqt: needs re-annotation"
+    assert view["filters"] == {
+        "conjunction": "and",
+        "items": [
+            {
+                "filter": f"filter:tasks:data.{STATUS_FIELD}",
+                "operator": "equal",
+                "type": "String",
+                "value": NEEDS_REANNOTATION,
+            }
+        ],
+    }
+    assert STATUS_FIELD == "aqt_status"
