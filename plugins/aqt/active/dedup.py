@@ -325,7 +325,10 @@ def earlier_near_duplicates(
     if m < 2:
         return flagged
     need = int(np.ceil(threshold * n_hashes - 1e-9))
-    sub = np.ascontiguousarray(sig[rows])
+    # whole rows as single opaque items: gathering rows is several times faster that way
+    row_items = np.ascontiguousarray(sig).view(np.dtype((np.void, sig.dtype.itemsize * n_hashes)))
+    row_items = row_items.ravel()[rows]
+    sub = row_items.view(sig.dtype).reshape(m, n_hashes)
     fp = _fingerprints(sub)
     max_unequal = n_hashes - need  # (values beyond the 16th are not in the fingerprint)
     done = np.zeros(m, dtype=bool)  # flagged, by index into ``rows``
@@ -363,7 +366,8 @@ def earlier_near_duplicates(
             ref = head[act] if k == 0 else act - k
             pre = np.flatnonzero(_unequal_nibbles(fps[act] ^ fps[ref]) <= max_unequal)
             a, b = act[pre], ref[pre]
-            hit = a[np.count_nonzero(sub[pos[a]] == sub[pos[b]], axis=1) >= need]
+            equal = row_items[pos[a]].view(sig.dtype) == row_items[pos[b]].view(sig.dtype)
+            hit = a[np.count_nonzero(equal.reshape(len(a), n_hashes), axis=1) >= need]
             dn[hit] = True
             done[pos[hit]] = True
     flagged[rows[done]] = True
