@@ -3,13 +3,14 @@
 The pool is cut into chunks; each worker process (forked, so the model and the character models are
 shared copy-on-write) hashes its texts, scores them with the linear model (margin uncertainty) and
 runs the cheap review checks (empty, garbled, language, length), exact-duplicate keys and MinHash
-signatures (16 hashes over byte 5-grams of the normalised text, :func:`aqt.active.dedup.byte_minhash`).
-Duplicates across chunks are resolved in the parent, the first occurrence (by position) being kept:
-exact duplicates by sorting the keys, near duplicates (estimated Jaccard similarity of shingle sets
-at least ``ReviewConfig.near_duplicate`` with an earlier item) by banded LSH on the signatures
-(:func:`aqt.active.dedup.earlier_near_duplicates`, 8 bands of 2 hashes). An exact duplicate carries
-only the exact bit. The result keeps every item: flagged items carry a bitmask of reasons, nothing
-is dropped.
+signatures (one-permutation MinHash, 16 values over byte 5-grams of the normalised text,
+:func:`aqt.active.dedup.byte_minhash`). Duplicates across chunks are resolved in the parent, the
+first occurrence (by position) being kept: exact duplicates by sorting the keys, near duplicates
+(estimated Jaccard similarity of shingle sets at least ``ReviewConfig.near_duplicate`` with an
+earlier item) by banded LSH on the signatures (:func:`aqt.active.dedup.earlier_near_duplicates`, 8
+bands of 2 values; each bucket member is checked against the bucket's first item and the 16 before
+it). An exact duplicate carries only the exact bit; empty texts are never near duplicates. The
+result keeps every item: flagged items carry a bitmask of reasons, nothing is dropped.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ FLAG_BITS = {
     "near_duplicate": 32,
 }
 
-#: MinHash signature size, shingle length (bytes) and LSH bands for near duplicates
-N_HASHES, SHINGLE, BANDS = 16, 5, 8
+#: near duplicates: MinHash signature size, shingle length (bytes), LSH bands, rows checked back
+N_HASHES, SHINGLE, BANDS, WINDOW = 16, 5, 8, 16
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def score_and_review(
     """Score and review ``texts`` with a fitted (stateless, e.g. hashing) ``vectorizer`` and a
     fitted probabilistic classifier ``clf``; character models come from ``reference_texts``.
 
-    Uses ``n_jobs`` forked worker processes (1 = in process).
+    Uses ``n_jobs`` forked worker processes (1 = in process); the flags do not depend on
+    ``n_jobs`` or ``chunk``.
     """
     ref = list(reference_texts)
     lm = CharNgramModel().fit(ref)
@@ -166,6 +168,8 @@ def score_and_review(
     exact[order[np.r_[False, sk[1:] == sk[:-1]]]] = True
     flags[exact] |= FLAG_BITS["exact_duplicate"]
     # near duplicates among the rest (an exact copy has its first occurrence's signature)
-    near = earlier_near_duplicates(sigs, config.near_duplicate, bands=BANDS, eligible=~exact)
+    near = earlier_near_duplicates(
+        sigs, config.near_duplicate, bands=BANDS, eligible=~exact, window=WINDOW
+    )
     flags[near] |= FLAG_BITS["near_duplicate"]
     return BulkReview(scores=scores, flags=flags)
