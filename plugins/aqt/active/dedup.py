@@ -282,7 +282,12 @@ def _unequal_nibbles(x: np.ndarray) -> np.ndarray:
     x = x | (x >> np.uint64(1))
     x |= x >> np.uint64(2)
     x &= np.uint64(0x1111111111111111)
-    return np.bitwise_count(x)
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(x)
+    return _BYTE_BITS[x.view(np.uint8)].reshape(-1, 8).sum(axis=1, dtype=np.uint8)
+
+
+_BYTE_BITS = np.array([b.bit_count() for b in range(256)], dtype=np.uint8)
 
 
 def earlier_near_duplicates(
