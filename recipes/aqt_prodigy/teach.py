@@ -224,7 +224,7 @@ class TeachLoop:
             yi = np.array([self.classes.index(self.answers[i]) for i in explore])
             self.recalibrator = fit_recalibrator(P, yi)
         if len(lab) >= MIN_REFERENCE:
-            self.review.update_reference(lab)
+            self.review.update_reference(lab, approved=self.approved)
 
     def _spacy_update(self, lab: list[int], y: list[str]) -> None:
         """spaCy: ``nlp.update`` on the new answers once the label set is known, else a refit."""

@@ -196,16 +196,19 @@ class SelectionReview:
             )
         return reasons
 
-    def update_reference(self, labelled: Sequence[int]) -> None:
-        """Refresh the length limit and off-task centroids from the labelled (kept) items."""
+    def update_reference(self, labelled: Sequence[int], approved: Sequence[int] = ()) -> None:
+        """Refresh the length limit and off-task models from the labelled items and the items a
+        reviewer kept (``approved``: on task, even if not labelled yet). Without the kept items the
+        limit would sink: long items wait for the reviewer, so the labelled ones are shorter."""
         labelled = np.asarray(labelled, dtype=int)
         if len(labelled) < 20:
             return
+        on_task = np.union1d(labelled, np.asarray(list(approved), dtype=int))
         ref_len = np.concatenate(
-            [self.stats["n_chars"][labelled], char_stats(self.reference_texts)["n_chars"]]
+            [self.stats["n_chars"][on_task], char_stats(self.reference_texts)["n_chars"]]
         )
         self.length_limit = _length_limit(ref_len, self.config)
-        self._fit_like_outliers(labelled)
+        self._fit_like_outliers(on_task)
         if (
             self.vectors is not None
             and len(labelled) >= 100

@@ -16,11 +16,11 @@ import numpy as np
 
 from aqt.active.dedup import DuplicateIndex
 from aqt.active.models import SklearnTextModel
-from aqt.active.recalibration import Recalibrator, expected_calibration_error, fit_recalibrator
+from aqt.active.recalibration import expected_calibration_error
 from aqt.active.reviewer import SelectionReview, SkipModel
+from aqt.active.simtools import accuracy, committee_scores, dense_projection, oof_recalibrator
 from aqt.active.strategies import (
     STRATEGIES,
-    score_committee,
     select_cold_start,
     select_diverse,
     select_random,
@@ -122,73 +122,6 @@ class SimulationResult:
         }
 
 
-def _accuracy(model: SklearnTextModel, X_test: Any, y_test: np.ndarray) -> float:
-    proba = model.predict_proba_vectors(X_test)
-    return float(np.mean(model.classes_[proba.argmax(axis=1)] == y_test))
-
-
-def _oof_recalibrator(
-    model_factory: Callable[[], SklearnTextModel],
-    X: Any,
-    y: np.ndarray,
-    train_rows: np.ndarray,
-    explore_rows: np.ndarray,
-    classes: np.ndarray,
-    folds: int = 5,
-) -> Recalibrator:
-    """Platt/temperature scaling fitted on out-of-fold predictions for the exploration items."""
-    explore_rows = np.asarray(explore_rows, dtype=int)
-    if len(explore_rows) < 20:
-        return Recalibrator(n_fit=len(explore_rows))
-    fold = np.arange(len(explore_rows)) % folds
-    proba = np.zeros((len(explore_rows), len(classes)))
-    for f in range(folds):
-        held = explore_rows[fold == f]
-        rest = np.setdiff1d(train_rows, held)
-        m = model_factory().fit_vectors(X[rest], y[rest])
-        p = m.predict_proba_vectors(X[held])
-        cols = [list(m.classes_).index(c) if c in m.classes_ else None for c in classes]
-        proba[fold == f] = np.column_stack(
-            [p[:, c] if c is not None else np.zeros(len(held)) for c in cols]
-        )
-    y_idx = np.array([list(classes).index(v) for v in y[explore_rows]])
-    return fit_recalibrator(proba, y_idx)
-
-
-def _dense_projection(X: Any, dims: int = 64) -> np.ndarray:
-    """Row-normalised truncated SVD of the pool vectors (seed 0), for k-means in diversity sampling
-    and cold start: k-means on 64 dense dimensions instead of ~10**5 sparse ones."""
-    from sklearn.decomposition import TruncatedSVD
-
-    dims = max(1, min(dims, X.shape[1] - 1, X.shape[0] - 1))
-    Z = TruncatedSVD(n_components=dims, n_iter=2, random_state=0).fit_transform(X)
-    Z = np.asarray(Z, dtype=np.float64)
-    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
-
-
-def _committee_scores(
-    model_factory: Callable[[], SklearnTextModel],
-    X: Any,
-    y: np.ndarray,
-    junk: np.ndarray,
-    sent: list[int],
-    cand: np.ndarray,
-    classes: np.ndarray,
-    rng: np.random.Generator,
-    members: int = 3,
-) -> np.ndarray:
-    """Query by committee: ``members`` models on bootstrap resamples of the labelled items."""
-    lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
-    probas = []
-    for _ in range(members):
-        boot = lab[rng.integers(0, len(lab), size=len(lab))]
-        if len(set(y[boot].tolist())) < len(classes):
-            boot = lab
-        m = model_factory().fit_vectors(X[boot], y[boot])
-        probas.append(m.predict_proba_vectors(X[cand]))
-    return score_committee(probas)
-
-
 def _run_one(
     strategy: str,
     seed: int,
@@ -276,7 +209,7 @@ def _run_one(
             proba = model.predict_proba_vectors(X[cand])
             scores = uncertainty_scores(strategy, proba)
             if strategy == "committee":
-                scores = _committee_scores(
+                scores = committee_scores(
                     model_factory, X, y, junk, sent, cand, model.classes_, rng
                 )
             if strategy == "default":
@@ -296,12 +229,12 @@ def _run_one(
         lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
         if len(set(y[lab].tolist())) >= 2:
             model = model_factory().fit_vectors(X[lab], y[lab])
-            curve.append((len(sent), _accuracy(model, X_test, y_test)))
+            curve.append((len(sent), accuracy(model, X_test, y_test)))
         else:
             majority = max(set(y_test.tolist()), key=y_test.tolist().count)
             curve.append((len(sent), float(np.mean(y_test == majority))))
         if use_review:
-            review.update_reference(lab)
+            review.update_reference(lab, approved=sorted(approved))
             skip.fit_features(review.skip_features[sent], junk[sent])
     # calibration on the random holdout (the test set)
     lab = np.asarray([i for i in sent if not junk[i]], dtype=int)
@@ -313,7 +246,7 @@ def _run_one(
         )
         ece_raw = expected_calibration_error(proba, y_idx)
         explore_rows = lab if strategy == "random" else np.intersect1d(explore, lab)
-        rec = _oof_recalibrator(model_factory, X, y, lab, explore_rows, model.classes_)
+        rec = oof_recalibrator(model_factory, X, y, lab, explore_rows, model.classes_)
         ece = expected_calibration_error(rec.transform(proba), y_idx)
     spent: dict[str, int] = {}
     for i in sent:
@@ -381,9 +314,9 @@ def simulate(
     base = factory().fit_vectorizer(texts)
     X = base.vectorize(texts)
     X_test = base.vectorize(test_texts)
-    Z = _dense_projection(X)
+    Z = dense_projection(X)
     full = factory().fit_vectors(X[~junk], y[~junk])
-    full_acc = _accuracy(full, X_test, y_test)
+    full_acc = accuracy(full, X_test, y_test)
     schedule = batch_schedule(budget)
     runs: dict[str, StrategyRun] = {}
     for name in names:
