@@ -51,7 +51,10 @@ ARGS = {
         help="JSONL of other-language samples ({text, lang} per line) for the language check",
     ),
     "batch_size": Arg("--batch-size", "-b", help="Items per batch (the model updates after each)"),
-    "explore": Arg("--explore", help="Random exploration share of each batch until 150 random items are out, a tenth of it after (default 0.1)"),
+    "explore": Arg(
+        "--explore",
+        help="Random exploration share of each batch until 150 random items are out, a tenth of it after (default 0.1)",
+    ),
     "seed": Arg("--seed", help="Seed of the cold start and the exploration draws"),
 }
 
