@@ -1,16 +1,18 @@
 """Active-learning benchmark: the protocol of the data reference, with the anchors next to each goal.
 
 Rotten Tomatoes snippets, fixed stratified split (seed 0): pool 10,000, test 2,808; TF-IDF(1,2) +
-logistic regression fitted on the pool; cold start 20; batches of 20 to 200, 50 to 1,000, 100 to
-4,000; 5 seeds; random sampling in the same run as the baseline. The junk variant adds the plot
-synopses, 300 ParlSpeech snippets (de/es/nl), 100 garbled, 100 empty and 300 duplicated texts.
+logistic regression (liblinear, C=3, no class weights) with the vectoriser fitted on the pool; cold
+start 20; batches of 20 to 200, 50 to 1,000, 100 to 4,000; 5 seeds; random sampling in the same run
+as the baseline. The junk variant adds the plot synopses, 300 ParlSpeech snippets (de/es/nl), 100
+garbled, 100 empty and 300 duplicated texts.
 
-    python benchmarks/active_learning.py            # the full protocol (~20 min on 2 busy cores)
+    python benchmarks/active_learning.py            # the full protocol (~5 min on 2 quiet cores)
     python benchmarks/active_learning.py --quick    # 1 seed, budget 1,000, 100k speed test
     python benchmarks/active_learning.py --diverse --anchor-model   # extra comparison rows
 
-Measured on a shared 2-core machine (load average 5-10 from other work): clean pool with random,
-margin, diverse and default 680 s; junk pool 480 s; anchor-like model 520 s; 1M-text speed 75 s.
+Set OMP_NUM_THREADS=1: with threaded BLAS the two cores are oversubscribed. At load average ~1: clean
+pool with random, margin, diverse and default 95 s; junk pool 140 s; 1M-text speed 20-25 s.
+Labels-to-match figures move by about +-60 (at 1,000) and +-100 (at 4,000) between seed sets.
 """
 
 from __future__ import annotations
