@@ -7,7 +7,6 @@ with the reason on the card; the decisions are saved to the same queue dataset. 
 ones.
 """
 
-
 from typing import Any
 
 from aqt.errors import AqtError, InputError, truncate
