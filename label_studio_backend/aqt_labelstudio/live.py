@@ -9,11 +9,15 @@ whichever worker ingested the events. The alternative, keeping the sufficient st
 in the database, would make every event rewrite count tables shared by all workers (a hot row per
 project) and tie the schema to the engine's internals; the change log keeps the engine the single
 owner of the statistics and makes the state rebuildable from the values at any time.
+
+The log is compacted (:mod:`aqt_labelstudio.compaction`): a state whose watermark is below the
+project's ``compacted_through`` is rebuilt from ``effective`` instead of replayed.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 from aqt.agreement import AgreementState
 from aqt.records import SCALAR_KINDS, value_from_json
 
-from aqt_labelstudio.store import Store
+from aqt_labelstudio.store import Store, compacted_through, head_seq
 
 __all__ = ["LEVEL_BY_KIND", "LiveAgreement", "decode", "item_agreements"]
 
@@ -82,6 +86,8 @@ class LiveAgreement:
         self.store = store
         self._entries: dict[tuple[int, str], LiveEntry] = {}
         self._lock = threading.Lock()
+        #: states rebuilt from ``effective`` because compaction passed their watermark
+        self.rebuilds = 0
 
     def state(self, project: int, control: str) -> LiveEntry | None:
         """The control's entry, current as of now, or None for a control with no values."""
@@ -94,7 +100,11 @@ class LiveAgreement:
                     return None
                 self._entries[key] = entry
             else:
-                self._catch_up(project, control, entry)
+                entry = self._catch_up(project, control, entry)
+                if entry is None:
+                    del self._entries[key]
+                    return None
+                self._entries[key] = entry
             return entry
 
     def forget(self, project: int | None = None) -> None:
@@ -104,29 +114,43 @@ class LiveAgreement:
 
     def _load(self, project: int, control: str) -> LiveEntry | None:
         with self.store.read() as c:
-            watermark = c.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
-            rows = c.execute(
-                "SELECT task, annotator, kind, value FROM effective WHERE project=? "
-                "AND control=? ORDER BY task, annotator",
-                (project, control),
-            ).fetchall()
+            return self._build(c, project, control)
+
+    @classmethod
+    def _build(cls, c: sqlite3.Connection, project: int, control: str) -> LiveEntry | None:
+        """The entry from ``effective``, watermarked with the head of the log, in one snapshot."""
+        watermark = head_seq(c)
+        rows = c.execute(
+            "SELECT task, annotator, kind, value FROM effective WHERE project=? "
+            "AND control=? ORDER BY task, annotator",
+            (project, control),
+        ).fetchall()
         if not rows:
             return None
         kind = rows[0][2]
         entry = LiveEntry(AgreementState(level=LEVEL_BY_KIND.get(kind, "nominal")), kind, watermark)
         for task, annotator, k, value in rows:
-            self._set(entry, str(task), annotator, k, value)
+            cls._set(entry, str(task), annotator, k, value)
         return entry
 
-    def _catch_up(self, project: int, control: str, entry: LiveEntry) -> None:
-        rows = self.store.query(
-            "SELECT seq, task, annotator, kind, value FROM changes WHERE project=? AND control=? "
-            "AND seq>? ORDER BY seq",
-            (project, control, entry.watermark),
-        )
-        for seq, task, annotator, kind, value in rows:
+    def _catch_up(self, project: int, control: str, entry: LiveEntry) -> LiveEntry | None:
+        """Replay the changes after the watermark; or, when compaction may have deleted some of
+        them (watermark below the project's ``compacted_through``), rebuild from ``effective``.
+        Either way in one read snapshot, so no change is missed or applied twice."""
+        with self.store.read() as c:
+            if entry.watermark < compacted_through(c, project):
+                self.rebuilds += 1
+                return self._build(c, project, control)
+            head = head_seq(c)
+            rows = c.execute(
+                "SELECT seq, task, annotator, kind, value FROM changes WHERE project=? "
+                "AND control=? AND seq>? ORDER BY seq",
+                (project, control, entry.watermark),
+            ).fetchall()
+        for _, task, annotator, kind, value in rows:
             self._set(entry, str(task), annotator, kind, value)
-            entry.watermark = seq
+        entry.watermark = head
+        return entry
 
     @staticmethod
     def _set(

@@ -7,7 +7,8 @@ store in the order the judgements first arrived (the first ``changes`` sequence 
 (an adjudicator's decision, or a gold task marked in Label Studio) is a gold item: the annotators'
 judgements on it are compared with the ground truth instead of with each other. The replay is cached
 per process and redone only when the control's change log or its ground truth moved, so a read of
-``/agreement/{project}`` between events costs two indexed SELECTs.
+``/agreement/{project}`` between events costs two indexed SELECTs. Compaction of the log
+(:mod:`aqt_labelstudio.compaction`) keeps each key's first sequence number in ``first_changes``.
 
 Only nominal controls (choice, binary, pairwise) are monitored: the monitor's windows use
 Brennan-Prediger kappa over the label set, which is a nominal statistic.
@@ -32,7 +33,7 @@ from aqt.records import natural_key
 
 from aqt_labelstudio.live import LEVEL_BY_KIND, decode
 from aqt_labelstudio.model import choices_controls
-from aqt_labelstudio.store import Store
+from aqt_labelstudio.store import Store, compacted_through
 
 __all__ = [
     "NEEDS_REANNOTATION",
@@ -72,6 +73,8 @@ class LiveQuality:
                 "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE project=? AND control=?",
                 (project, control),
             ).fetchone()[0]
+            # compaction may delete the control's newest changes; its point then moves instead
+            seq = (seq, compacted_through(c, project))
             gold_rows = c.execute(
                 "SELECT a.task, j.kind, j.value FROM annotations a JOIN judgements j "
                 "ON j.annotation=a.annotation WHERE a.project=? AND j.control=? "
@@ -86,12 +89,15 @@ class LiveQuality:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == signature:
                 return hit[1]
+            # first arrival: the first change of the key, kept in first_changes once compacted
             rows = c.execute(
                 "SELECT e.task, e.annotator, e.kind, e.value, MIN(c.seq) AS first FROM effective e "
-                "JOIN changes c ON c.project=e.project AND c.control=e.control AND c.task=e.task "
-                "AND c.annotator=e.annotator WHERE e.project=? AND e.control=? "
+                "JOIN (SELECT task, annotator, seq FROM changes WHERE project=? AND control=? "
+                "UNION ALL SELECT task, annotator, seq FROM first_changes WHERE project=? "
+                "AND control=?) c ON c.task=e.task AND c.annotator=e.annotator "
+                "WHERE e.project=? AND e.control=? "
                 "GROUP BY e.task, e.annotator ORDER BY first, e.task, e.annotator",
-                (project, control),
+                (project, control, project, control, project, control),
             ).fetchall()
         gold = {str(t): _label(decode(k, v)) for t, k, v in gold_rows}  # latest per task wins
         categories = None

@@ -10,6 +10,11 @@ Tables
                   recently updated, non-cancelled, non-ground-truth annotation
 ``changes``       an append-only sequence of changes to ``effective``; each process keeps its own
                   :class:`aqt.agreement.AgreementState` and replays the changes after its watermark
+``compaction``    per project: ``compacted_through``, the highest ``seq`` compaction may have
+                  deleted; a reader whose watermark is below it rebuilds from ``effective``
+                  (:mod:`aqt_labelstudio.compaction`, :func:`compacted_through`, :func:`head_seq`)
+``first_changes`` the first ``seq`` of each (project, control, task, annotator) whose changes were
+                  compacted (the quality monitors' replay order); ``compaction_marks`` (time, head)
 ``flags``         per task: ``needs_adjudication`` / ``adjudicated`` / ``ok``, and what Label Studio
                   was last told (``synced``)
 ``adjudications`` the append-only adjudication log (SQLite triggers refuse UPDATE and DELETE)
@@ -40,7 +45,15 @@ from typing import Any
 
 from aqt_labelstudio.transaction import AnnotationRow, Tx
 
-__all__ = ["DB_NAME", "TASK_LOCK_STRIPES", "AnnotationRow", "Store", "Tx"]
+__all__ = [
+    "DB_NAME",
+    "TASK_LOCK_STRIPES",
+    "AnnotationRow",
+    "Store",
+    "Tx",
+    "compacted_through",
+    "head_seq",
+]
 
 DB_NAME = "aqt-backend.sqlite3"
 #: lock files under ``task-locks/`` that :meth:`Store.task_lock` spreads task ids over
@@ -95,7 +108,31 @@ CREATE TABLE IF NOT EXISTS models(
 CREATE TABLE IF NOT EXISTS reviews(
   task INTEGER PRIMARY KEY, project INTEGER NOT NULL, reason TEXT, reviewed_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS reviews_project ON reviews(project, reviewed_at);
+CREATE TABLE IF NOT EXISTS compaction(
+  project INTEGER PRIMARY KEY, compacted_through INTEGER NOT NULL, compacted_at REAL);
+CREATE TABLE IF NOT EXISTS compaction_marks(at REAL NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS first_changes(
+  project INTEGER NOT NULL, control TEXT NOT NULL, task INTEGER NOT NULL, annotator TEXT NOT NULL,
+  seq INTEGER NOT NULL, PRIMARY KEY(project, control, task, annotator));
 """
+
+
+def head_seq(conn: sqlite3.Connection) -> int:
+    """The highest ``changes.seq`` ever issued (deleted rows included), in ``conn``'s snapshot."""
+    row = conn.execute(
+        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM changes), 0), "
+        "COALESCE((SELECT seq FROM sqlite_sequence WHERE name='changes'), 0))"
+    ).fetchone()
+    return int(row[0])
+
+
+def compacted_through(conn: sqlite3.Connection, project: int) -> int:
+    """The highest ``seq`` of ``project`` compaction may have deleted (0: none), in ``conn``'s
+    snapshot; a state whose watermark is below it must be rebuilt from ``effective``."""
+    row = conn.execute(
+        "SELECT compacted_through FROM compaction WHERE project=?", (project,)
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 class Store:

@@ -1,5 +1,5 @@
 """Background work of one process: sync flags to Label Studio, reconcile, train, refresh scores,
-and flag tasks for re-annotation.
+flag tasks for re-annotation, and compact the change log (:mod:`aqt_labelstudio.compaction`).
 
 Each job is a plain function of the :class:`~aqt_labelstudio.service.Backend`, so tests and
 benchmarks call them directly; :class:`Worker` runs them in two daemon threads (one for Label
@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from aqt_labelstudio.compaction import maybe_compact
 from aqt_labelstudio.live import item_agreements
 from aqt_labelstudio.lsapi import STATUS_FIELD, LabelStudioError
 from aqt_labelstudio.quality import NEEDS_REANNOTATION, set_reannotation_flags
@@ -278,6 +279,7 @@ class Worker:
                     except _ERRORS as exc:  # the others' flags and the sync still go on
                         log.warning("re-annotation flags of project %s failed: %s", project, exc)
                 sync_flags(self.backend)
+                maybe_compact(self.backend.store)  # at most every compaction.INTERVAL seconds
             except _ERRORS as exc:
                 log.warning("background sync failed: %s", exc)
             except Exception:
