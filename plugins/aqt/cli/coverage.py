@@ -1,5 +1,4 @@
-"""``aqt coverage``: production coverage of an annotated set, or synthetic data against real "
-"data."""
+"""``aqt coverage``: production coverage of an annotated set, or synthetic data against real data."""
 
 from __future__ import annotations
 
@@ -69,6 +68,12 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 )
 @click.option("--json", "json_out", is_flag=True, help="Print the report as JSON.")
 @click.option(
+    "--html",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also write a self-contained HTML report (gaps, feature bars, findings) to FILE.",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of SVD, k-means and folds."
 )
 @click.pass_context
@@ -84,6 +89,7 @@ def coverage(
     min_score,
     auc_max,
     json_out,
+    html,
     seed,
 ) -> None:
     """Compare a production sample with the annotated set (text clusters, length, language,
@@ -91,7 +97,7 @@ def coverage(
     With --synthetic and --real: distribution shift, a classifier two-sample test (AUC) and
     near-copies. Exits 3 on an error-severity finding.
 
-    Example: aqt coverage --production prod.jsonl --dataset v1/dataset.jsonl --collect more.jsonl
+    Example: aqt coverage --production prod.jsonl --dataset v1/dataset.jsonl --html coverage.html
     """
     from aqt.cli import EXIT_CHECK_FAILED
     from aqt.cli.export import echo_findings
@@ -109,6 +115,11 @@ def coverage(
         raise UsageError(
             "Give either --production and --dataset, or --synthetic and --real.",
             fix="e.g. aqt coverage --production prod.jsonl --dataset data/v1/dataset.jsonl",
+        )
+    if synth and html is not None:
+        raise UsageError(
+            "--html writes the production coverage report; --synthetic has none.",
+            fix="Drop --html, or use --json to keep the synthetic report.",
         )
     if synth:
         from aqt.validate import find_synthetic_problems
@@ -170,5 +181,27 @@ def coverage(
         if collect is not None:
             n = write_collection_list(report, collect)
             click.echo(f"Wrote {n} production items from the gaps to {collect}", err=True)
+        if html is not None:
+            _write_html(report, html, collect)
     if has_errors(findings):
         ctx.exit(EXIT_CHECK_FAILED)
+
+
+def _write_html(report, path: Path, collect: Path | None) -> None:
+    """Write the HTML report atomically; an unwritable path is an error that names the fix."""
+    from aqt.errors import InputError
+    from aqt.report.coverage_html import write_coverage_html
+
+    try:
+        write_coverage_html(
+            report.to_dict(),
+            path,
+            collection=report.collection,
+            collect_file=None if collect is None else str(collect),
+        )
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write the HTML report to {str(path)!r}: {exc.strerror or exc}.",
+            fix="Pass --html a path in a writable directory with free space.",
+        ) from exc
+    click.echo(f"Wrote HTML report to {path}", err=True)
