@@ -25,13 +25,20 @@ from aqt.agreement.weights import check_level, check_weights, weight_matrix
 __all__ = ["agreement_from_codes", "item_agreement_codes", "metrics_dict", "per_label_from_stats"]
 
 
-def metrics_dict(res: dict[str, tuple], ci: dict[str, Any] | None = None) -> dict[str, dict]:
-    """``{name: {"value", "ci95", "reason"}}`` from ``compute_coefficients`` output."""
+def metrics_dict(
+    res: dict[str, tuple], ci: dict[str, Any] | None = None, se: dict[str, Any] | None = None
+) -> dict[str, dict]:
+    """``{name: {"value", "ci95", "reason"}}`` from ``compute_coefficients`` output, plus ``"se"``
+    (Gwet's standard error, :mod:`aqt.agreement.variance`) when ``se`` is given."""
     ci = ci or {}
-    return {
+    out = {
         name: {"value": value, "ci95": ci.get(name), "reason": reason}
         for name, (value, reason) in res.items()
     }
+    if se is not None:
+        for name, entry in out.items():
+            entry["se"] = se.get(name) if entry["value"] is not None else None
+    return out
 
 
 def item_agreement_codes(X: np.ndarray, W: np.ndarray) -> np.ndarray:

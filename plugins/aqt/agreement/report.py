@@ -46,6 +46,7 @@ class AgreementReport:
     confused_pairs: tuple[Mapping[str, Any], ...]
     sets: Mapping[str, Any] | None = None
     spans: Mapping[str, Any] | None = None
+    alpha_bootstrap: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -70,6 +71,8 @@ class AgreementReport:
             d["sets"] = self.sets
         if self.spans is not None:
             d["spans"] = self.spans
+        if self.alpha_bootstrap is not None:
+            d["alpha_bootstrap"] = self.alpha_bootstrap
         return _plain(d)
 
 
@@ -108,6 +111,8 @@ def agreement_report(
     ci: int = 0,
     seed: int = 0,
     max_disagreements: int = 20,
+    se: bool = False,
+    ci_method: str = "items",
 ) -> AgreementReport:
     """Agreement on one control of an annotation table.
 
@@ -122,6 +127,11 @@ def agreement_report(
     ci : number of bootstrap resamples over items for 95% intervals (0 = off)
     seed : seed of the bootstrap's ``numpy.random.Generator``
     max_disagreements : how many of the worst items to list
+    se : add Gwet's analytic standard error ``"se"`` to every metric
+        (:func:`aqt.agreement.variance.standard_errors`)
+    ci_method : ``"items"`` (bootstrap over items, every coefficient) or ``"pairs"``
+        (Hayes & Krippendorff's bootstrap over pairs of values, alpha only, with the distribution
+        summary in ``alpha_bootstrap``; :func:`aqt.agreement.pair_bootstrap.pair_bootstrap_alpha`)
 
     Returns
     -------
@@ -132,11 +142,13 @@ def agreement_report(
     """
     check_level(level)
     check_weights(weights)
+    _check_ci_method(ci_method)
+    extra = {"se": se, "ci_method": ci_method}
     table = table.select_control()
     columns = getattr(table, "columns", None)
     if columns is not None and columns.kind in _STRING_KINDS and len(columns):
         return _columnar_report(
-            table, columns, level, weights, categories, ci, seed, max_disagreements
+            table, columns, level, weights, categories, ci, seed, max_disagreements, **extra
         )
     records = table.records
     kinds = sorted(set(map(attrgetter("kind"), records)))
@@ -211,25 +223,63 @@ def agreement_report(
         max_disagreements=max_disagreements,
         per_label=not multi,
     )
-    ci95 = None
-    if ci and ci > 0:
-        from aqt.agreement.bootstrap import bootstrap_ci
-
-        ci95 = bootstrap_ci(
-            X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed
-        )
+    ci95, se_values, alpha_boot = _uncertainty(
+        X, len(dom), level, weights, values, ci, seed, se, ci_method
+    )
     per_label = _multichoice_per_label(X, dom, label_universe) if multi else out["per_label"]
     return AgreementReport(
         **common,
         categories=tuple(dom),
-        metrics=metrics_dict(out["metrics"], ci95),
+        metrics=metrics_dict(out["metrics"], ci95, se_values),
         per_label=per_label,
         pairwise=tuple(out["pairwise"]),
         disagreements=_disagreements(out, X, dom, item_ids, annotators, multi),
         coincidence=out["coincidence"],
         confused_pairs=tuple(out["confused_pairs"]),
         sets=_lazy_section("sets", "set_agreement", table) if multi else None,
+        alpha_bootstrap=alpha_boot,
     )
+
+
+CI_METHODS = ("items", "pairs")
+
+
+def _check_ci_method(ci_method: str) -> None:
+    if ci_method not in CI_METHODS:
+        raise UsageError(
+            f"Unknown interval method {ci_method!r}.",
+            fix=f"Use one of {', '.join(CI_METHODS)} (--ci-method).",
+        )
+
+
+def _uncertainty(
+    X: np.ndarray,
+    q: int,
+    level: str,
+    weights: str,
+    values: np.ndarray | None,
+    ci: int,
+    seed: int,
+    se: bool,
+    ci_method: str,
+) -> tuple[dict | None, dict | None, dict | None]:
+    """Bootstrap intervals, standard errors and the pair bootstrap's summary, each when asked."""
+    ci95 = alpha_boot = se_values = None
+    if ci and ci > 0 and ci_method == "pairs":
+        from aqt.agreement.pair_bootstrap import pair_bootstrap_alpha
+
+        boot = pair_bootstrap_alpha(X, q, level=level, values=values, n=ci, seed=seed)
+        ci95 = {"krippendorff_alpha": list(boot.ci95) if boot.ci95 is not None else None}
+        alpha_boot = boot.to_dict()
+    elif ci and ci > 0:
+        from aqt.agreement.bootstrap import bootstrap_ci
+
+        ci95 = bootstrap_ci(X, q, level=level, weights=weights, values=values, n=ci, seed=seed)
+    if se:
+        from aqt.agreement.variance import standard_errors
+
+        se_values = standard_errors(X, q, level=level, weights=weights, values=values)
+    return ci95, se_values, alpha_boot
 
 
 #: kinds whose values are their own labels (strings), so columns of them encode directly
@@ -266,6 +316,9 @@ def _columnar_report(
     ci: int,
     seed: int,
     max_disagreements: int,
+    *,
+    se: bool = False,
+    ci_method: str = "items",
 ) -> AgreementReport:
     """:func:`agreement_report` of a table that still holds its columns (see
     :class:`aqt.records.TableColumns`) and a string kind: the codes come from the arrays, no
@@ -285,13 +338,9 @@ def _columnar_report(
         values=values,
         max_disagreements=max_disagreements,
     )
-    ci95 = None
-    if ci and ci > 0:
-        from aqt.agreement.bootstrap import bootstrap_ci
-
-        ci95 = bootstrap_ci(
-            X, len(dom), level=level, weights=weights, values=values, n=ci, seed=seed
-        )
+    ci95, se_values, alpha_boot = _uncertainty(
+        X, len(dom), level, weights, values, ci, seed, se, ci_method
+    )
     return AgreementReport(
         n_items=len(item_ids),
         n_annotators=len(annotators),
@@ -303,12 +352,13 @@ def _columnar_report(
         control=columns.control or None,
         kind=columns.kind,
         guideline_versions=(),
-        metrics=metrics_dict(out["metrics"], ci95),
+        metrics=metrics_dict(out["metrics"], ci95, se_values),
         per_label=out["per_label"],
         pairwise=tuple(out["pairwise"]),
         disagreements=_disagreements(out, X, dom, item_ids, annotators, False),
         coincidence=out["coincidence"],
         confused_pairs=tuple(out["confused_pairs"]),
+        alpha_bootstrap=alpha_boot,
     )
 
 

@@ -61,6 +61,17 @@ def _stderr_is_terminal() -> bool:
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @input_options
 @agreement_options
+@click.option(
+    "--ci-method",
+    type=click.Choice(["items", "pairs"]),
+    default="items",
+    show_default=True,
+    help="Bootstrap for --ci: over items (every coefficient) or over pairs of values "
+    "(Hayes & Krippendorff, alpha only, with q = P(alpha < alpha_min) in the JSON).",
+)
+@click.option(
+    "--se", is_flag=True, help="Add Gwet's analytic standard error of every coefficient (JSON: se)."
+)
 def agreement(
     input_path: Path,
     fmt: str | None,
@@ -76,6 +87,8 @@ def agreement(
     html: Path | None,
     ci: int,
     seed: int,
+    ci_method: str,
+    se: bool,
 ) -> None:
     """Inter-annotator agreement on an export: the nine coefficients with their interpretation,
     per label, per annotator pair, and the items annotators disagree on most.
@@ -103,6 +116,13 @@ def agreement(
             progress.close()
     table = table.select_control(control)
     report = agreement_report(
-        table, level=level, weights=weights, categories=categories, ci=ci, seed=seed
+        table,
+        level=level,
+        weights=weights,
+        categories=categories,
+        ci=ci,
+        seed=seed,
+        se=se,
+        ci_method=ci_method,
     )
     emit_agreement(report.to_dict(), json_out=json_out, md_out=md_out, html=html)
