@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import itertools
 import math
 
 import aqt.agreement.pair_bootstrap
@@ -12,7 +13,6 @@ from aqt.agreement import agreement_report, krippendorff_alpha
 from aqt.agreement.pair_bootstrap import ALPHA_MIN, pair_bootstrap_alpha
 from aqt.errors import AqtError
 from aqt.records import Annotation, AnnotationTable
-
 from test_agreement_published import HAYES_2007
 
 
@@ -83,7 +83,7 @@ def test_q_is_monotone_in_alpha_min_and_matches_the_draws():
     mins = [a for a, _ in b.q]
     assert mins == sorted(ALPHA_MIN, reverse=True)
     probs = [p for _, p in b.q]
-    assert all(x >= y for x, y in zip(probs, probs[1:]))
+    assert all(x >= y for x, y in itertools.pairwise(probs))
     for a, p in b.q:
         assert p == float((b.draws < a).mean())
 
