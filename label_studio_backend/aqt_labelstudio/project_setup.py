@@ -63,56 +63,36 @@ NEEDS_ADJUDICATION_VIEW = "aqt: needs adjudication"
 NEEDS_REANNOTATION_VIEW = "aqt: needs re-annotation"
 SELECTION_REVIEW_VIEW = "aqt: selection review"
 
+
+def _view(title: str, field: str, operator: str, value: Any, ordering: str) -> dict[str, Any]:
+    """A Data Manager view with one filter on ``data.<field>``, as Label Studio stores it."""
+    item = {
+        "filter": f"filter:tasks:data.{field}",
+        "operator": operator,
+        "type": "String",
+        "value": value,
+    }
+    return {
+        "title": title,
+        "filters": {"conjunction": "and", "items": [item]},
+        "ordering": [ordering],
+    }
+
+
 #: view title -> Data Manager view data (filters and ordering), as Label Studio stores them
 VIEWS: dict[str, dict[str, Any]] = {
-    NEEDS_ADJUDICATION_VIEW: {
-        "title": NEEDS_ADJUDICATION_VIEW,
-        "filters": {
-            "conjunction": "and",
-            "items": [
-                {
-                    "filter": f"filter:tasks:data.{STATUS_FIELD}",
-                    "operator": "equal",
-                    "type": "String",
-                    "value": NEEDS_ADJUDICATION,
-                }
-            ],
-        },
-        "ordering": ["tasks:id"],
-    },
+    NEEDS_ADJUDICATION_VIEW: _view(
+        NEEDS_ADJUDICATION_VIEW, STATUS_FIELD, "equal", NEEDS_ADJUDICATION, "tasks:id"
+    ),
     # tasks whose only answers came from annotators flagged for drift: give them to someone else
-    NEEDS_REANNOTATION_VIEW: {
-        "title": NEEDS_REANNOTATION_VIEW,
-        "filters": {
-            "conjunction": "and",
-            "items": [
-                {
-                    "filter": f"filter:tasks:data.{STATUS_FIELD}",
-                    "operator": "equal",
-                    "type": "String",
-                    "value": NEEDS_REANNOTATION,
-                }
-            ],
-        },
-        "ordering": ["tasks:id"],
-    },
+    NEEDS_REANNOTATION_VIEW: _view(
+        NEEDS_REANNOTATION_VIEW, STATUS_FIELD, "equal", NEEDS_REANNOTATION, "tasks:id"
+    ),
     # tasks selection review flagged (data.aqt_review holds the reason, set after each retrain),
-    # least confident prediction first (ascending score)
-    SELECTION_REVIEW_VIEW: {
-        "title": SELECTION_REVIEW_VIEW,
-        "filters": {
-            "conjunction": "and",
-            "items": [
-                {
-                    "filter": f"filter:tasks:data.{REVIEW_FIELD}",
-                    "operator": "empty",
-                    "type": "String",
-                    "value": False,
-                }
-            ],
-        },
-        "ordering": ["tasks:predictions_score"],
-    },
+    # least confident prediction first (ascending score); "empty" False = the field is set
+    SELECTION_REVIEW_VIEW: _view(
+        SELECTION_REVIEW_VIEW, REVIEW_FIELD, "empty", False, "tasks:predictions_score"
+    ),
 }
 
 
