@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aqt.report import render_json
-from aqt.report.html import CSP, CSS, _e, _per_label_plot, _table_html
+from aqt.report.html import _e, _per_label_plot, _table_html, page
 from aqt.report.model import Table, fmt_ci, fmt_num
 from aqt.report.text import _md_table, _text_table, md_escape
 
@@ -175,24 +175,7 @@ def render_gate_html(d: Mapping[str, Any]) -> str:
         body.append(_table_html(t))
         if t.key == "per_label" and plot_input:
             body.append(_per_label_plot(plot_input))
-    page = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>Calibration gate</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-        "<main>",
-        *body,
-        "</main>",
-        "</body>",
-        "</html>",
-    ]
-    return "\n".join(page) + "\n"
+    return page("Calibration gate", body)
 
 
 def discussion_sheet(d: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> str:

@@ -1,6 +1,6 @@
 """The coverage report as one self-contained HTML page (inline CSS and SVG, no scripts, no network).
 
-It uses the page head, CSS, Content-Security-Policy and legend of the agreement report
+It uses the page head (aqt.report.html.page_open), CSS and legend of the agreement report
 (:mod:`aqt.report.html`) and the SVG conventions of :mod:`aqt.report.svg` (escaped labels, one-decimal
 coordinates, so the same input gives the same bytes). Sections, in order: the summary, the gaps
 (clusters production sends and the annotated set lacks, worst first) with their shares and a
@@ -22,7 +22,7 @@ from typing import Any
 from aqt.fileio import atomic_write
 from aqt.report import svg
 from aqt.report.fmt import fmt_count, fmt_num, fmt_share
-from aqt.report.html import CSP, CSS, _e, _legend
+from aqt.report.html import CSS, _e, _legend, page_open
 
 __all__ = [
     "SERIES",
@@ -348,21 +348,7 @@ def iter_coverage_html(
     collect_file: str | None = None,
 ) -> Iterator[str]:
     """The page of :func:`render_coverage_html` in chunks (for streaming into a file)."""
-    yield "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            "<title>Coverage report</title>",
-            f"<style>{CSS}{EXTRA_CSS}</style>",
-            "</head>",
-            "<body>",
-            "<main>",
-        ]
-    )
+    yield page_open("Coverage report", CSS + EXTRA_CSS)
     for part in (
         _summary(d),
         _gaps(d, collection, collect_file),

@@ -18,7 +18,7 @@ from aqt.report.bands import interpret
 from aqt.report.fmt import fmt_category, fmt_count, fmt_num, metric_entry
 from aqt.report.model import Table, build_tables
 
-__all__ = ["render_html"]
+__all__ = ["page", "page_open", "render_html"]
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -285,21 +285,29 @@ def render_html(d: Mapping[str, Any]) -> str:
         body.append("</section>")
     if "disagreements" in by_key:
         body.append(_table_html(by_key["disagreements"]))
-    page = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>Agreement report</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        "<body>",
-        "<main>",
-        *body,
-        "</main>",
-        "</body>",
-        "</html>",
-    ]
-    return "\n".join(page) + "\n"
+    return page("Agreement report", body)
+
+
+def page_open(title: str, css: str = CSS) -> str:
+    """A self-contained page up to and including ``<main>``: the network-forbidding CSP, the shared
+    CSS (plus any page-specific ``css``) and the escaped ``title``."""
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title>",
+            f"<style>{css}</style>",
+            "</head>",
+            "<body>",
+            "<main>",
+        ]
+    )
+
+
+def page(title: str, body: Sequence[str], css: str = CSS) -> str:
+    """The whole page: :func:`page_open`, the ``body`` chunks one per line, then the closing tags."""
+    return "\n".join([page_open(title, css), *body, "</main>", "</body>", "</html>"]) + "\n"
