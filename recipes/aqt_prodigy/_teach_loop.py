@@ -170,7 +170,7 @@ class TeachLoop:
     def choose(self, cand: np.ndarray, k: int) -> list[tuple[int, dict]]:
         """``k`` candidates, most wanted first, each with its pick meta (score, strategy)."""
         from aqt.active import select_cold_start, select_diverse, select_random, select_top
-        from aqt.active.strategies import uncertainty_scores
+        from aqt.active.strategies import exploration_share, uncertainty_scores
 
         if not self.fitted or self.strategy == "random":
             how = "random" if self.strategy == "random" else "cold-start"
@@ -182,10 +182,10 @@ class TeachLoop:
             return [(int(cand[j]), {"aqt_pick": how}) for j in pick]
         n_explore = 0
         if self.strategy == "default" and self.explore > 0:
-            # the full share until 150 random items are out, a tenth of it after (as the
-            # simulation's default); fractions are drawn, so small batches keep the mean share
+            # tapered as the simulation's default; fractions are drawn, so small batches keep
+            # the mean share
             done = sum(1 for m in self.picked.values() if m.get("aqt_pick") == "explore")
-            share = self.explore if done < 150 else self.explore / 10
+            share = exploration_share(done, self.explore)
             n_explore = int(share * k) + int(self.rng.random() < (share * k) % 1)
         proba = self.proba(cand)
         scores = uncertainty_scores(self.strategy, proba)

@@ -20,7 +20,9 @@ from aqt.active.recalibration import expected_calibration_error
 from aqt.active.reviewer import SelectionReview, SkipModel
 from aqt.active.simtools import accuracy, committee_scores, dense_projection, oof_recalibrator
 from aqt.active.strategies import (
+    EXPLORATION_SHARE,
     STRATEGIES,
+    exploration_share,
     select_cold_start,
     select_diverse,
     select_random,
@@ -38,18 +40,10 @@ __all__ = [
     "simulate",
 ]
 
-#: share of each ``default`` batch drawn at random (exploration; used for recalibration) while
-#: fewer than ``EXPLORATION_TARGET`` random items have been labelled; ``EXPLORATION_SHARE_AFTER``
-#: afterwards
-EXPLORATION_SHARE = 0.1
-EXPLORATION_TARGET = 150
-EXPLORATION_SHARE_AFTER = 0.01
-
 
 def exploration_count(k: int, n_explored: int) -> int:
     """How many of a batch of ``k`` are drawn at random, given ``n_explored`` so far."""
-    share = EXPLORATION_SHARE if n_explored < EXPLORATION_TARGET else EXPLORATION_SHARE_AFTER
-    return round(share * k)
+    return round(exploration_share(n_explored) * k)
 
 
 def batch_schedule(budget: int, cold_start: int = 20) -> list[int]:

@@ -18,7 +18,11 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_STRATEGY",
+    "EXPLORATION_SHARE",
+    "EXPLORATION_TAPER",
+    "EXPLORATION_TARGET",
     "STRATEGIES",
+    "exploration_share",
     "score_committee",
     "score_entropy",
     "score_least_confidence",
@@ -38,6 +42,22 @@ STRATEGIES = ("random", "least-confidence", "margin", "entropy", "committee", "d
 #: diversity (``diverse``) did not beat plain margin on Rotten Tomatoes (659 vs 555 labels to match
 #: random at 1,000, 5 seeds), so it is not part of the default.
 DEFAULT_STRATEGY = "margin"
+
+#: ``default``'s random exploration: this share of each batch while fewer than
+#: ``EXPLORATION_TARGET`` random items have been labelled, the share divided by
+#: ``EXPLORATION_TAPER`` after
+EXPLORATION_SHARE = 0.1
+EXPLORATION_TARGET = 150
+EXPLORATION_TAPER = 10
+
+
+def exploration_share(n_explored: int, share: float = EXPLORATION_SHARE) -> float:
+    """The random share of the next ``default`` batch, given ``n_explored`` random items so far.
+
+    >>> [round(exploration_share(n, share), 3) for n, share in ((0, 0.1), (150, 0.1), (200, 0.2))]
+    [0.1, 0.01, 0.02]
+    """
+    return share if n_explored < EXPLORATION_TARGET else share / EXPLORATION_TAPER
 
 
 def score_least_confidence(proba: np.ndarray) -> np.ndarray:
