@@ -83,9 +83,7 @@ class TeachLoop:
         self.approved = [
             i
             for i in self.approved
-            if i not in self.sent_set
-            and (self.sent.match(self.review.keys[i], self.review.signatures[i]) or ("",))[0]
-            != "exact"
+            if i not in self.sent_set and not self.sent.has_exact(self.review.keys[i])
         ]
         self.retrain()
 

@@ -136,6 +136,10 @@ class DuplicateIndex:
             for band, bk in enumerate(self._band_keys(sig)):
                 self._buckets[band].setdefault(bk, []).append(pos)
 
+    def has_exact(self, key: str) -> bool:
+        """Whether an item with this exact-duplicate key is indexed."""
+        return key in self._exact
+
     def match(self, key: str, sig: np.ndarray) -> tuple[str, str] | None:
         """``("exact", id)``, ``("near", id)`` or ``None`` for one text's key and signature."""
         if key in self._exact:
