@@ -172,7 +172,8 @@ class SelectionReview:
         # the labelled items as "keep" and the pool's length outliers as "skip"
         self.like_outliers: SkipModel | None = None
         self._n_like_fitted = 0
-        self.length_limit = _length_limit(char_stats(self.reference_texts)["n_chars"], config)
+        self._reference_lengths = char_stats(self.reference_texts)["n_chars"]
+        self.length_limit = _length_limit(self._reference_lengths, config)
 
     @property
     def skip_features(self) -> Any:
@@ -204,9 +205,7 @@ class SelectionReview:
         if len(labelled) < 20:
             return
         on_task = np.union1d(labelled, np.asarray(list(approved), dtype=int))
-        ref_len = np.concatenate(
-            [self.stats["n_chars"][on_task], char_stats(self.reference_texts)["n_chars"]]
-        )
+        ref_len = np.concatenate([self.stats["n_chars"][on_task], self._reference_lengths])
         self.length_limit = _length_limit(ref_len, self.config)
         self._fit_like_outliers(on_task)
         if (
